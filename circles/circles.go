@@ -1,0 +1,338 @@
+// Package circles manages communities: creating and listing circles,
+// joining and leaving them, invites, and the membership checks every other
+// part of Oshi asks before it serves a circle's streams.
+//
+// Membership answers come from an in-memory set per circle, loaded from the
+// store on first use and kept current by this Service's own Join and Leave,
+// so the publish path asks the database nothing.
+package circles
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/oshichat/oshi/models"
+	"github.com/oshichat/oshi/store"
+)
+
+// Errors returned by Service.
+var (
+	ErrNotFound          = errors.New("circle not found")
+	ErrForbidden         = errors.New("not allowed")
+	ErrInvalidName       = errors.New("name must be 1-100 printable characters")
+	ErrInvalidVisibility = errors.New(`visibility must be "public" or "private"`)
+	ErrInvalidInvite     = errors.New("invite code is unknown")
+	ErrAlreadyMember     = errors.New("already a member")
+	ErrNotMember         = errors.New("not a member")
+	ErrOwnerCannotLeave  = errors.New("the owner cannot leave their circle")
+)
+
+// DefaultStream is the name of the channel every new circle starts with.
+const DefaultStream = "general"
+
+// MaxListed bounds circle_list.
+const MaxListed = 100
+
+// Service implements circle rules on a Store. It is safe for concurrent use.
+type Service struct {
+	store store.Store
+	now   func() time.Time
+
+	mu      sync.Mutex
+	members map[string]*memberSet // circle id → members, loaded lazily
+}
+
+type memberSet struct {
+	ready chan struct{} // closed once users is loaded or err is set
+	err   error
+	mu    sync.RWMutex
+	users map[string]struct{}
+}
+
+// NewService returns a Service.
+func NewService(st store.Store) *Service {
+	return &Service{store: st, now: time.Now, members: make(map[string]*memberSet)}
+}
+
+// ValidName trims a circle or stream name and checks it: 1–100 characters,
+// no control characters.
+func ValidName(name string) (string, bool) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 100 || !utf8.ValidString(name) {
+		return "", false
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return "", false
+		}
+	}
+	return name, true
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// Create makes a circle owned by owner, with a "general" channel.
+func (s *Service) Create(ctx context.Context, owner *models.User, name string, vis models.Visibility) (*models.Circle, error) {
+	name, ok := ValidName(name)
+	if !ok {
+		return nil, ErrInvalidName
+	}
+	if vis == "" {
+		vis = models.Public
+	}
+	if vis != models.Public && vis != models.Private {
+		return nil, ErrInvalidVisibility
+	}
+	now := s.now().UTC()
+	c := &models.Circle{ID: newID(), Name: name, Visibility: vis, OwnerID: owner.ID, CreatedAt: now}
+	general := &models.Stream{ID: newID(), Kind: models.Channel, CircleID: c.ID, Name: DefaultStream, CreatedAt: now}
+	m := &models.Member{ID: newID(), CircleID: c.ID, UserID: owner.ID, Username: owner.Username, Roles: []string{"owner"}, JoinedAt: now}
+	if err := s.store.CreateCircle(ctx, c, []*models.Stream{general}, m); err != nil {
+		return nil, fmt.Errorf("create circle: %w", err)
+	}
+	s.remember(c.ID, owner.ID, true)
+	c.Streams = []models.Stream{*general}
+	return c, nil
+}
+
+// Get returns a circle by id.
+func (s *Service) Get(ctx context.Context, id string) (*models.Circle, error) {
+	c, err := s.store.Circle(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	return c, err
+}
+
+// ListPublic lists public circles, marking those userID belongs to.
+func (s *Service) ListPublic(ctx context.Context, userID string) ([]*models.Circle, error) {
+	cs, err := s.store.PublicCircles(ctx, MaxListed)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		member, err := s.IsMember(ctx, c.ID, userID)
+		if err != nil {
+			return nil, err
+		}
+		c.Member = &member
+	}
+	return cs, nil
+}
+
+// ForUser returns the circles a user belongs to, each with its streams.
+func (s *Service) ForUser(ctx context.Context, userID string) ([]*models.Circle, error) {
+	ms, err := s.store.MembershipsOf(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.CircleID
+	}
+	cs, err := s.store.CirclesByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.withStreams(ctx, cs...); err != nil {
+		return nil, err
+	}
+	return cs, nil
+}
+
+func (s *Service) withStreams(ctx context.Context, cs ...*models.Circle) error {
+	ids := make([]string, len(cs))
+	byID := make(map[string]*models.Circle, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+		byID[c.ID] = c
+		c.Streams = []models.Stream{}
+	}
+	streams, err := s.store.StreamsOfCircles(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, st := range streams {
+		if c := byID[st.CircleID]; c != nil {
+			c.Streams = append(c.Streams, *st)
+		}
+	}
+	return nil
+}
+
+// Join adds user to a public circle.
+func (s *Service) Join(ctx context.Context, user *models.User, circleID string) (*models.Circle, error) {
+	c, err := s.Get(ctx, circleID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Visibility != models.Public {
+		return nil, fmt.Errorf("join private circle without invite: %w", ErrForbidden)
+	}
+	return s.join(ctx, user, c)
+}
+
+// JoinInvite adds user to the circle an invite code belongs to.
+func (s *Service) JoinInvite(ctx context.Context, user *models.User, code string) (*models.Circle, error) {
+	inv, err := s.store.Invite(ctx, code)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrInvalidInvite
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.Get(ctx, inv.CircleID)
+	if err != nil {
+		return nil, err
+	}
+	return s.join(ctx, user, c)
+}
+
+func (s *Service) join(ctx context.Context, user *models.User, c *models.Circle) (*models.Circle, error) {
+	m := &models.Member{ID: newID(), CircleID: c.ID, UserID: user.ID, Username: user.Username, Roles: []string{}, JoinedAt: s.now().UTC()}
+	if err := s.store.AddMember(ctx, m); err != nil {
+		if errors.Is(err, store.ErrDuplicate) {
+			return nil, ErrAlreadyMember
+		}
+		return nil, fmt.Errorf("join circle: %w", err)
+	}
+	s.remember(c.ID, user.ID, true)
+	if err := s.withStreams(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Leave removes userID from a circle. The owner cannot leave.
+func (s *Service) Leave(ctx context.Context, userID, circleID string) (*models.Circle, error) {
+	c, err := s.Get(ctx, circleID)
+	if err != nil {
+		return nil, err
+	}
+	if c.OwnerID == userID {
+		return nil, ErrOwnerCannotLeave
+	}
+	if err := s.store.RemoveMember(ctx, circleID, userID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, ErrNotMember
+		}
+		return nil, fmt.Errorf("leave circle: %w", err)
+	}
+	s.remember(circleID, userID, false)
+	return c, nil
+}
+
+// CreateInvite makes an invite code for a circle; any member may.
+func (s *Service) CreateInvite(ctx context.Context, userID, circleID string) (*models.Invite, error) {
+	if _, err := s.RequireMember(ctx, circleID, userID); err != nil {
+		return nil, err
+	}
+	raw := make([]byte, 9)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, fmt.Errorf("create invite: %w", err)
+	}
+	inv := &models.Invite{Code: base64.RawURLEncoding.EncodeToString(raw), CircleID: circleID, CreatorID: userID, CreatedAt: s.now().UTC()}
+	if err := s.store.CreateInvite(ctx, inv); err != nil {
+		return nil, fmt.Errorf("create invite: %w", err)
+	}
+	return inv, nil
+}
+
+// RequireMember returns the circle when userID belongs to it, ErrNotFound
+// when it does not exist and ErrForbidden when userID is not a member.
+func (s *Service) RequireMember(ctx context.Context, circleID, userID string) (*models.Circle, error) {
+	c, err := s.Get(ctx, circleID)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.IsMember(ctx, circleID, userID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrForbidden
+	}
+	return c, nil
+}
+
+// IsMember reports whether userID belongs to circleID, from memory once
+// the circle's members are loaded.
+func (s *Service) IsMember(ctx context.Context, circleID, userID string) (bool, error) {
+	set, err := s.memberSet(ctx, circleID)
+	if err != nil {
+		return false, err
+	}
+	set.mu.RLock()
+	_, ok := set.users[userID]
+	set.mu.RUnlock()
+	return ok, nil
+}
+
+func (s *Service) memberSet(ctx context.Context, circleID string) (*memberSet, error) {
+	s.mu.Lock()
+	set, ok := s.members[circleID]
+	if !ok {
+		set = &memberSet{ready: make(chan struct{})}
+		s.members[circleID] = set
+	}
+	s.mu.Unlock()
+	if ok {
+		select {
+		case <-set.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if set.err != nil {
+			return s.memberSet(ctx, circleID)
+		}
+		return set, nil
+	}
+	ms, err := s.store.Members(ctx, circleID)
+	if err != nil {
+		// Do not cache failures: the next caller tries the store again.
+		s.mu.Lock()
+		delete(s.members, circleID)
+		s.mu.Unlock()
+		set.err = err
+		close(set.ready)
+		return nil, fmt.Errorf("load members: %w", err)
+	}
+	set.users = make(map[string]struct{}, len(ms))
+	for _, m := range ms {
+		set.users[m.UserID] = struct{}{}
+	}
+	close(set.ready)
+	return set, nil
+}
+
+// remember updates a loaded member set after a write; an unloaded one is
+// read from the store, with the write, when first needed.
+func (s *Service) remember(circleID, userID string, member bool) {
+	s.mu.Lock()
+	set := s.members[circleID]
+	s.mu.Unlock()
+	if set == nil {
+		return
+	}
+	<-set.ready
+	if set.err != nil {
+		return
+	}
+	set.mu.Lock()
+	if member {
+		set.users[userID] = struct{}{}
+	} else {
+		delete(set.users, userID)
+	}
+	set.mu.Unlock()
+}

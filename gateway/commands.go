@@ -1,0 +1,401 @@
+package gateway
+
+import (
+	"context"
+
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oshichat/oshi/broker"
+	"github.com/oshichat/oshi/models"
+)
+
+// commandTimeout bounds the store work of one command.
+const commandTimeout = 10 * time.Second
+
+type handler func(c *conn, ctx context.Context, req *request) error
+
+// commands maps each command after auth to its handler. A handler queues
+// its reply itself, or returns an error that becomes an error frame.
+var commands map[string]handler
+
+func init() {
+	commands = map[string]handler{
+		"ping":          (*conn).cmdPing,
+		"circle_create": (*conn).cmdCircleCreate,
+		"circle_list":   (*conn).cmdCircleList,
+		"circle_join":   (*conn).cmdCircleJoin,
+		"circle_leave":  (*conn).cmdCircleLeave,
+		"invite_create": (*conn).cmdInviteCreate,
+		"stream_create": (*conn).cmdStreamCreate,
+		"dm_open":       (*conn).cmdDMOpen,
+		"subscribe":     (*conn).cmdSubscribe,
+		"unsubscribe":   (*conn).cmdUnsubscribe,
+		"message_new":   (*conn).cmdMessageNew,
+		"history":       (*conn).cmdHistory,
+		"pong":          func(*conn, context.Context, *request) error { return nil },
+	}
+}
+
+// serve handles one frame of an authenticated connection.
+func (c *conn) serve(data []byte) {
+	req, ok := c.decode(data)
+	if !ok {
+		return
+	}
+	h := header{Cmd: req.Cmd, Ref: req.Ref}
+	if req.Cmd == "auth" {
+		c.fail(h, req.Cmd, errCode(CodeAlreadyAuthed, "this connection is already authenticated"))
+		return
+	}
+	fn := commands[req.Cmd]
+	if fn == nil {
+		c.fail(h, req.Cmd, errCode(CodeUnknownCommand, "unknown command "+quote(req.Cmd)))
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, commandTimeout)
+	defer cancel()
+	if err := fn(c, ctx, req); err != nil {
+		c.fail(h, req.Cmd, err)
+	}
+}
+
+func quote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return `"` + s + `"`
+}
+
+func required(field, value string) error {
+	if value == "" {
+		return errCode(CodeBadRequest, field+" is required")
+	}
+	return nil
+}
+
+func (c *conn) cmdPing(_ context.Context, req *request) error {
+	c.reply(header{Cmd: "pong", Ref: req.Ref})
+	return nil
+}
+
+type circleReply struct {
+	header
+	Circle *models.Circle `json:"circle"`
+}
+
+func (c *conn) cmdCircleCreate(ctx context.Context, req *request) error {
+	circle, err := c.g.svc.Circles.Create(ctx, c.user, req.Name, models.Visibility(req.Visibility))
+	if err != nil {
+		return err
+	}
+	c.joinCircle(circle.ID)
+	c.reply(circleReply{hdr(req), circle})
+	return nil
+}
+
+func (c *conn) cmdCircleList(ctx context.Context, req *request) error {
+	cs, err := c.g.svc.Circles.ListPublic(ctx, c.user.ID)
+	if err != nil {
+		return err
+	}
+	if cs == nil {
+		cs = []*models.Circle{}
+	}
+	c.reply(struct {
+		header
+		Circles []*models.Circle `json:"circles"`
+	}{hdr(req), cs})
+	return nil
+}
+
+func (c *conn) cmdCircleJoin(ctx context.Context, req *request) error {
+	var (
+		circle *models.Circle
+		err    error
+	)
+	switch {
+	case req.Invite != "":
+		circle, err = c.g.svc.Circles.JoinInvite(ctx, c.user, req.Invite)
+	case req.Circle != "":
+		circle, err = c.g.svc.Circles.Join(ctx, c.user, req.Circle)
+	default:
+		return errCode(CodeBadRequest, "circle or invite is required")
+	}
+	if err != nil {
+		return err
+	}
+	// Tell the members first, then listen: the joiner does not hear of
+	// itself.
+	c.g.svc.Broker.Publish(circleTopic(circle.ID), encode(memberEvent{Cmd: "member_join", Circle: circle.ID, User: c.user.Ref()}))
+	c.joinCircle(circle.ID)
+	c.reply(circleReply{hdr(req), circle})
+	return nil
+}
+
+func (c *conn) cmdCircleLeave(ctx context.Context, req *request) error {
+	if err := required("circle", req.Circle); err != nil {
+		return err
+	}
+	circle, err := c.g.svc.Circles.Leave(ctx, c.user.ID, req.Circle)
+	if err != nil {
+		return err
+	}
+	// Every connection of the user drops the circle's streams, then the
+	// remaining members hear of it.
+	c.g.svc.Broker.Publish(userTopic(c.user.ID), []byte(circle.ID))
+	c.leaveCircle(circle.ID)
+	c.g.svc.Broker.Publish(circleTopic(circle.ID), encode(memberEvent{Cmd: "member_leave", Circle: circle.ID, User: c.user.Ref()}))
+	c.reply(struct {
+		header
+		Circle string `json:"circle"`
+	}{hdr(req), circle.ID})
+	return nil
+}
+
+func (c *conn) cmdInviteCreate(ctx context.Context, req *request) error {
+	if err := required("circle", req.Circle); err != nil {
+		return err
+	}
+	inv, err := c.g.svc.Circles.CreateInvite(ctx, c.user.ID, req.Circle)
+	if err != nil {
+		return err
+	}
+	c.reply(struct {
+		header
+		Code   string `json:"code"`
+		Circle string `json:"circle"`
+	}{hdr(req), inv.Code, inv.CircleID})
+	return nil
+}
+
+type streamReply struct {
+	header
+	Stream *models.Stream `json:"stream"`
+}
+
+func (c *conn) cmdStreamCreate(ctx context.Context, req *request) error {
+	if err := required("circle", req.Circle); err != nil {
+		return err
+	}
+	st, err := c.g.svc.Streams.CreateChannel(ctx, c.user.ID, req.Circle, req.Name)
+	if err != nil {
+		return err
+	}
+	c.g.svc.Broker.Publish(circleTopic(st.CircleID), encode(streamEvent{Cmd: "stream_create", Circle: st.CircleID, Stream: st}))
+	c.reply(streamReply{hdr(req), st})
+	return nil
+}
+
+func (c *conn) cmdDMOpen(ctx context.Context, req *request) error {
+	if err := required("user", req.User); err != nil {
+		return err
+	}
+	st, err := c.g.svc.Streams.OpenDM(ctx, c.user, req.User)
+	if err != nil {
+		return err
+	}
+	c.reply(streamReply{hdr(req), st})
+	return nil
+}
+
+func (c *conn) cmdMessageNew(ctx context.Context, req *request) error {
+	if err := required("stream", req.Stream); err != nil {
+		return err
+	}
+	h := hdr(req)
+	// The reply is sent when the committer has stored the message; the
+	// connection goes on reading meanwhile.
+	return c.g.svc.Streams.Submit(ctx, c.user, req.Stream, req.Content, req.Nonce, func(m *models.Message, err error) {
+		if err != nil {
+			c.fail(h, "message_new", err)
+			return
+		}
+		c.reply(struct {
+			header
+			Message *models.Message `json:"message"`
+		}{h, m})
+	})
+}
+
+func (c *conn) cmdHistory(ctx context.Context, req *request) error {
+	if err := required("stream", req.Stream); err != nil {
+		return err
+	}
+	msgs, err := c.g.svc.Streams.History(ctx, c.user.ID, req.Stream, req.After, req.Before, req.Limit)
+	if err != nil {
+		return err
+	}
+	if msgs == nil {
+		msgs = []*models.Message{}
+	}
+	c.reply(struct {
+		header
+		Stream   string            `json:"stream"`
+		Messages []*models.Message `json:"messages"`
+	}{hdr(req), req.Stream, msgs})
+	return nil
+}
+
+func hdr(req *request) header { return header{Cmd: req.Cmd, Ref: req.Ref} }
+
+// streamSub is one followed stream. While it recovers missed messages,
+// live events are held back so the client sees stored ones first, then
+// live ones, in seq order, with no gap and no duplicate.
+type streamSub struct {
+	c        *conn
+	circleID string
+	sub      *broker.Subscription
+
+	recovering atomic.Bool
+	mu         sync.Mutex
+	held       [][]byte
+	heldBytes  int
+}
+
+// Deliver implements broker.Subscriber.
+func (s *streamSub) Deliver(_ string, frame []byte) error {
+	if s.recovering.Load() {
+		s.mu.Lock()
+		if s.recovering.Load() {
+			s.held = append(s.held, frame)
+			s.heldBytes += len(frame)
+			over := s.heldBytes > s.c.g.cfg.QueueBytes
+			s.mu.Unlock()
+			if over {
+				s.c.close(statusSlowConsumer, "slow consumer")
+				return broker.ErrSlowConsumer
+			}
+			return nil
+		}
+		s.mu.Unlock()
+	}
+	return s.c.Deliver("", frame)
+}
+
+// release sends the held live events and switches to direct delivery.
+func (s *streamSub) release() {
+	s.mu.Lock()
+	for _, f := range s.held {
+		s.c.push(f)
+	}
+	s.held, s.heldBytes = nil, 0
+	s.recovering.Store(false)
+	s.mu.Unlock()
+}
+
+// recoverPage is how many missed messages are read at a time.
+const recoverPage = 100
+
+func (c *conn) cmdSubscribe(ctx context.Context, req *request) error {
+	if err := required("stream", req.Stream); err != nil {
+		return err
+	}
+	if req.Since != nil && *req.Since < 0 {
+		return errCode(CodeBadRequest, "since must not be negative")
+	}
+	st, err := c.g.svc.Streams.Access(ctx, c.user.ID, req.Stream)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	_, dup := c.streams[st.ID]
+	n := len(c.streams)
+	c.mu.Unlock()
+	if dup {
+		return errCode(CodeAlreadySubscribed, "already subscribed to this stream")
+	}
+	if n >= c.g.cfg.MaxSubscriptions {
+		return errCode(CodeTooManySubs, "too many subscriptions on this connection")
+	}
+	sub := &streamSub{c: c, circleID: st.CircleID}
+	sub.recovering.Store(true)
+	var (
+		last   int64
+		subErr error
+	)
+	err = c.g.svc.Streams.Follow(ctx, st.ID, func(lastSeq int64) {
+		last = lastSeq
+		sub.sub, subErr = c.g.svc.Broker.Subscribe(streamTopic(st.ID), sub)
+	})
+	if err == nil {
+		err = subErr
+	}
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.streams[st.ID] = sub
+	c.mu.Unlock()
+	c.reply(struct {
+		header
+		Stream string `json:"stream"`
+		Seq    int64  `json:"seq"`
+	}{hdr(req), st.ID, last})
+	if req.Since != nil {
+		if err := c.recover(ctx, st.ID, *req.Since, last); err != nil {
+			// The client cannot trust this subscription: drop it and say so.
+			c.dropStream(st.ID)
+			return err
+		}
+	}
+	sub.release()
+	return nil
+}
+
+// recover sends the stored messages with since < seq <= last as
+// message_new events, a page at a time, waiting for the writer to catch up
+// so a long absence does not overflow the queue.
+func (c *conn) recover(ctx context.Context, streamID string, since, last int64) error {
+	for since < last {
+		msgs, err := c.g.svc.Streams.Range(ctx, streamID, since, last, recoverPage)
+		if err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
+		for _, m := range msgs {
+			c.push(MessageEvent(m))
+		}
+		since = msgs[len(msgs)-1].Seq
+		for {
+			if _, queued := c.q.Len(); queued < c.g.cfg.QueueBytes/2 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func (c *conn) dropStream(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.streams[id]
+	if s == nil {
+		return false
+	}
+	s.sub.Cancel()
+	delete(c.streams, id)
+	return true
+}
+
+func (c *conn) cmdUnsubscribe(_ context.Context, req *request) error {
+	if err := required("stream", req.Stream); err != nil {
+		return err
+	}
+	if !c.dropStream(req.Stream) {
+		return errCode(CodeNotSubscribed, "not subscribed to this stream")
+	}
+	c.reply(struct {
+		header
+		Stream string `json:"stream"`
+	}{hdr(req), req.Stream})
+	return nil
+}

@@ -1,0 +1,224 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/oshichat/oshi/broker"
+	"github.com/oshichat/oshi/models"
+)
+
+// Close codes the server uses; docs/protocol.md lists them.
+const (
+	statusAuthTimeout  websocket.StatusCode = 4001
+	statusHeartbeat    websocket.StatusCode = 4002
+	statusAuthFailed   websocket.StatusCode = 4003
+	statusRevoked      websocket.StatusCode = 4004
+	statusSlowConsumer websocket.StatusCode = 4008
+	statusRestart      websocket.StatusCode = websocket.StatusServiceRestart // 1012
+)
+
+// conn is one WebSocket connection. The HTTP handler goroutine reads and
+// serves commands one at a time; a writer goroutine owns the socket's
+// writes and drains the bounded queue every other goroutine pushes to.
+type conn struct {
+	g        *Gateway
+	ws       *websocket.Conn
+	q        *broker.Queue
+	ctx      context.Context // ends when the connection closes
+	cancel   context.CancelFunc
+	lastSeen atomic.Int64 // unix nanoseconds of the last frame read
+
+	closeOnce sync.Once
+	authed    atomic.Bool
+
+	// Set by auth, then read only by the reader goroutine.
+	user      *models.User
+	tokenHash string
+
+	mu      sync.Mutex
+	streams map[string]*streamSub           // followed streams
+	circles map[string]*broker.Subscription // membership news of the user's circles
+	control []*broker.Subscription          // session and user topics
+}
+
+func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		return // Accept has answered the client
+	}
+	ws.SetReadLimit(g.cfg.MaxFrameBytes)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &conn{
+		g:       g,
+		ws:      ws,
+		q:       broker.NewQueue(broker.QueueConfig{MaxBytes: g.cfg.QueueBytes}),
+		ctx:     ctx,
+		cancel:  cancel,
+		streams: make(map[string]*streamSub),
+		circles: make(map[string]*broker.Subscription),
+	}
+	c.lastSeen.Store(time.Now().UnixNano())
+	if !g.track(c) {
+		ws.Close(statusRestart, "server restart")
+		cancel()
+		return
+	}
+	defer g.untrack(c)
+	started := time.Now()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	c.push(g.handshake)
+	c.readLoop()
+	c.close(websocket.StatusNormalClosure, "")
+	<-writerDone
+	if c.user != nil {
+		g.log.Info("connection closed", "user", c.user.Username, "duration", time.Since(started).Round(time.Millisecond))
+	}
+}
+
+// push queues a frame for the writer. It never blocks; a connection whose
+// queue overflows is closed as a slow consumer.
+func (c *conn) push(frame []byte) {
+	if err := c.q.Push(frame); errors.Is(err, broker.ErrSlowConsumer) {
+		c.close(statusSlowConsumer, "slow consumer")
+	}
+}
+
+// Deliver implements broker.Subscriber for the circle topics: events go
+// straight to the queue.
+func (c *conn) Deliver(_ string, frame []byte) error {
+	err := c.q.Push(frame)
+	if errors.Is(err, broker.ErrSlowConsumer) {
+		c.close(statusSlowConsumer, "slow consumer")
+	}
+	return err
+}
+
+// close ends the connection once: it drops every subscription, stops the
+// writer and sends the close frame. It never blocks the caller.
+func (c *conn) close(code websocket.StatusCode, reason string) {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		for _, s := range c.streams {
+			s.sub.Cancel()
+		}
+		for _, s := range c.circles {
+			s.Cancel()
+		}
+		for _, s := range c.control {
+			s.Cancel()
+		}
+		c.mu.Unlock()
+		if code == websocket.StatusNormalClosure {
+			// The reader ended: let the writer send what is queued.
+			c.q.Close(nil)
+		} else {
+			c.q.Close(errClosing)
+		}
+		go func() {
+			_ = c.ws.Close(code, reason)
+			c.cancel()
+		}()
+	})
+}
+
+var errClosing = errors.New("connection closing")
+
+func (c *conn) writeLoop() {
+	buf := make([][]byte, 0, 16)
+	for {
+		frames, err := c.q.Pop(c.ctx, buf[:0], 16)
+		if err != nil {
+			return
+		}
+		for _, f := range frames {
+			if err := c.ws.Write(c.ctx, websocket.MessageText, f); err != nil {
+				c.close(websocket.StatusInternalError, "write failed")
+				return
+			}
+		}
+		clear(frames)
+	}
+}
+
+func (c *conn) readLoop() {
+	authTimer := time.AfterFunc(c.g.cfg.AuthTimeout, func() {
+		if !c.authed.Load() {
+			c.close(statusAuthTimeout, "authentication timeout")
+		}
+	})
+	defer authTimer.Stop()
+	for {
+		typ, data, err := c.ws.Read(c.ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
+				c.close(websocket.StatusMessageTooBig, "frame too big")
+			}
+			return
+		}
+		c.lastSeen.Store(time.Now().UnixNano())
+		if typ != websocket.MessageText {
+			c.fail(header{}, "", errCode(CodeBadRequest, "frames must be text"))
+			continue
+		}
+		if !c.authed.Load() {
+			if !c.authenticate(data) {
+				return
+			}
+			continue
+		}
+		c.serve(data)
+	}
+}
+
+// reply queues a frame answering req.
+func (c *conn) reply(v any) { c.push(encode(v)) }
+
+// fail answers a request with an error frame.
+func (c *conn) fail(h header, src string, err error) {
+	code, msg := classify(err)
+	if code == CodeInternal || code == CodeStoreUnavailable {
+		c.g.log.Error("command failed", "cmd", src, "err", err)
+	}
+	c.reply(errorFrame{header: header{Cmd: "error", Ref: h.Ref}, Src: src, Code: code, Val: msg})
+}
+
+// decode parses a frame; it answers bad_request itself when it cannot.
+func (c *conn) decode(data []byte) (*request, bool) {
+	var req request
+	if err := json.Unmarshal(data, &req); err != nil {
+		// Recover cmd and ref when only a field was wrong, so the error
+		// can be matched to its request.
+		var h struct {
+			Cmd string          `json:"cmd"`
+			Ref json.RawMessage `json:"ref"`
+		}
+		_ = json.Unmarshal(data, &h)
+		if !validRef(h.Ref) {
+			h.Ref = nil
+		}
+		c.fail(header{Ref: h.Ref}, h.Cmd, errCode(CodeBadRequest, "malformed frame: "+err.Error()))
+		return nil, false
+	}
+	if !validRef(req.Ref) {
+		req.Ref = nil
+		c.fail(header{}, req.Cmd, errCode(CodeBadRequest, "ref must be a string or a number"))
+		return nil, false
+	}
+	if req.Cmd == "" {
+		c.fail(header{Ref: req.Ref}, "", errCode(CodeBadRequest, "frame has no cmd"))
+		return nil, false
+	}
+	return &req, true
+}

@@ -1,0 +1,199 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/oshichat/oshi/auth"
+	"github.com/oshichat/oshi/circles"
+	"github.com/oshichat/oshi/models"
+	"github.com/oshichat/oshi/store"
+	"github.com/oshichat/oshi/streams"
+)
+
+// request is every field any command may carry. One flat struct keeps
+// decoding to a single pass; each handler reads the fields its command
+// defines (docs/protocol.md).
+type request struct {
+	Cmd string          `json:"cmd"`
+	Ref json.RawMessage `json:"ref,omitempty"`
+
+	Token    string `json:"token,omitempty"`
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+
+	Name       string `json:"name,omitempty"`
+	Visibility string `json:"visibility,omitempty"`
+	Circle     string `json:"circle,omitempty"`
+	Invite     string `json:"invite,omitempty"`
+	Stream     string `json:"stream,omitempty"`
+	User       string `json:"user,omitempty"`
+	Content    string `json:"content,omitempty"`
+	Nonce      string `json:"nonce,omitempty"`
+	Since      *int64 `json:"since,omitempty"`
+	Before     int64  `json:"before,omitempty"`
+	After      int64  `json:"after,omitempty"`
+	Limit      int    `json:"limit,omitempty"`
+}
+
+// header starts every frame the server sends.
+type header struct {
+	Cmd string          `json:"cmd"`
+	Ref json.RawMessage `json:"ref,omitempty"`
+}
+
+// errorFrame answers a request that failed.
+type errorFrame struct {
+	header
+	Src  string `json:"src"`
+	Code string `json:"code"`
+	Val  string `json:"val"`
+}
+
+// Error codes sent in error and auth_error frames; docs/protocol.md lists
+// them with their meaning.
+const (
+	CodeBadRequest         = "bad_request"
+	CodeUnknownCommand     = "unknown_command"
+	CodeAuthRequired       = "auth_required"
+	CodeInvalidToken       = "invalid_token"
+	CodeInvalidCredentials = "invalid_credentials"
+	CodeAlreadyAuthed      = "already_authenticated"
+	CodeNotFound           = "not_found"
+	CodeForbidden          = "forbidden"
+	CodeInvalidContent     = "invalid_content"
+	CodeMessageTooLong     = "message_too_long"
+	CodeInvalidNonce       = "invalid_nonce"
+	CodeInvalidName        = "invalid_name"
+	CodeInvalidVisibility  = "invalid_visibility"
+	CodeInvalidInvite      = "invalid_invite"
+	CodeAlreadyMember      = "already_member"
+	CodeNotMember          = "not_member"
+	CodeOwnerCannotLeave   = "owner_cannot_leave"
+	CodeUserNotFound       = "user_not_found"
+	CodeInvalidUser        = "invalid_user"
+	CodeAlreadySubscribed  = "already_subscribed"
+	CodeNotSubscribed      = "not_subscribed"
+	CodeTooManySubs        = "too_many_subscriptions"
+	CodeStoreUnavailable   = "store_unavailable"
+	CodeUnavailable        = "unavailable"
+	CodeInternal           = "internal"
+)
+
+// codedError carries a protocol error code with its message.
+type codedError struct {
+	code string
+	msg  string
+}
+
+func (e *codedError) Error() string { return e.msg }
+
+func errCode(code, msg string) error { return &codedError{code: code, msg: msg} }
+
+// errorCodes maps the services' errors onto protocol codes.
+var errorCodes = []struct {
+	err  error
+	code string
+}{
+	{circles.ErrNotFound, CodeNotFound},
+	{streams.ErrNotFound, CodeNotFound},
+	{circles.ErrForbidden, CodeForbidden},
+	{streams.ErrForbidden, CodeForbidden},
+	{streams.ErrEmptyContent, CodeInvalidContent},
+	{streams.ErrInvalidContent, CodeInvalidContent},
+	{streams.ErrTooLong, CodeMessageTooLong},
+	{streams.ErrInvalidNonce, CodeInvalidNonce},
+	{streams.ErrBadRange, CodeBadRequest},
+	{circles.ErrInvalidName, CodeInvalidName},
+	{streams.ErrInvalidName, CodeInvalidName},
+	{circles.ErrInvalidVisibility, CodeInvalidVisibility},
+	{circles.ErrInvalidInvite, CodeInvalidInvite},
+	{circles.ErrAlreadyMember, CodeAlreadyMember},
+	{circles.ErrNotMember, CodeNotMember},
+	{circles.ErrOwnerCannotLeave, CodeOwnerCannotLeave},
+	{streams.ErrUserNotFound, CodeUserNotFound},
+	{streams.ErrSelfDM, CodeInvalidUser},
+	{streams.ErrClosed, CodeUnavailable},
+	{auth.ErrInvalidToken, CodeInvalidToken},
+	{auth.ErrInvalidCredentials, CodeInvalidCredentials},
+	{store.ErrUnavailable, CodeStoreUnavailable},
+	{context.DeadlineExceeded, CodeStoreUnavailable},
+}
+
+// classify returns the protocol code and client-facing message for err.
+// Errors without a known code are internal and their text is not sent.
+func classify(err error) (code, msg string) {
+	var ce *codedError
+	if errors.As(err, &ce) {
+		return ce.code, ce.msg
+	}
+	for _, m := range errorCodes {
+		if errors.Is(err, m.err) {
+			if m.code == CodeStoreUnavailable {
+				return m.code, "the database is unavailable; nothing was changed"
+			}
+			return m.code, m.err.Error()
+		}
+	}
+	return CodeInternal, "internal error"
+}
+
+// validRef reports whether a ref is absent, a JSON string or a number.
+func validRef(ref json.RawMessage) bool {
+	ref = bytes.TrimSpace(ref)
+	if len(ref) == 0 {
+		return true
+	}
+	switch c := ref[0]; {
+	case c == '"':
+		return true
+	case c == '-' || c >= '0' && c <= '9':
+		return true
+	}
+	return false
+}
+
+// encode marshals a frame. Frames are built from the package's own types,
+// so failure is a programming error.
+func encode(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("gateway: encode frame: " + err.Error())
+	}
+	return b
+}
+
+// Events are encoded once per publish and the same bytes go to every
+// subscriber.
+
+type messageEvent struct {
+	Cmd     string          `json:"cmd"`
+	Stream  string          `json:"stream"`
+	Message *models.Message `json:"message"`
+}
+
+// MessageEvent returns the message_new event for a stored message.
+func MessageEvent(m *models.Message) []byte {
+	return encode(messageEvent{Cmd: "message_new", Stream: m.StreamID, Message: m})
+}
+
+type memberEvent struct {
+	Cmd    string         `json:"cmd"`
+	Circle string         `json:"circle"`
+	User   models.UserRef `json:"user"`
+}
+
+type streamEvent struct {
+	Cmd    string         `json:"cmd"`
+	Circle string         `json:"circle"`
+	Stream *models.Stream `json:"stream"`
+}
+
+// Broker topics. A stream's messages, a circle's membership news and a
+// login's revocation each have their own topic.
+func streamTopic(id string) string { return "stream:" + id }
+func circleTopic(id string) string { return "circle:" + id }
+func sessionTopic(h string) string { return "session:" + h }
+func userTopic(id string) string   { return "user:" + id }

@@ -1,0 +1,352 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oshichat/oshi/auth"
+	"github.com/oshichat/oshi/broker"
+	"github.com/oshichat/oshi/circles"
+	"github.com/oshichat/oshi/models"
+	"github.com/oshichat/oshi/store"
+	"github.com/oshichat/oshi/streams"
+)
+
+// Config configures a Gateway. Zero values mean the documented defaults.
+type Config struct {
+	// ServerName and Version are announced in the handshake; defaults
+	// "oshi" and "dev".
+	ServerName, Version string
+	// MaxMessageLength is announced in the handshake; 0 means 4000.
+	MaxMessageLength int
+	// MaxFrameBytes is the largest frame a client may send; a bigger one
+	// closes the connection with 1009. 0 means 64 KiB.
+	MaxFrameBytes int64
+	// QueueBytes bounds the bytes waiting to be written to one
+	// connection; past it the client is a slow consumer and is closed with
+	// 4008. 0 means 1 MiB.
+	QueueBytes int
+	// MaxSubscriptions bounds the streams one connection follows; 0 means 1000.
+	MaxSubscriptions int
+	// AuthTimeout is how long a new connection has to authenticate; 0
+	// means 10s.
+	AuthTimeout time.Duration
+	// HeartbeatInterval is how often the server pings; a connection silent
+	// for three intervals is closed. 0 means 25s.
+	HeartbeatInterval time.Duration
+	// Logger receives connection logs; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.ServerName == "" {
+		c.ServerName = "oshi"
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.MaxMessageLength == 0 {
+		c.MaxMessageLength = 4000
+	}
+	if c.MaxFrameBytes == 0 {
+		c.MaxFrameBytes = 64 << 10
+	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = 1 << 20
+	}
+	if c.MaxSubscriptions == 0 {
+		c.MaxSubscriptions = 1000
+	}
+	if c.AuthTimeout == 0 {
+		c.AuthTimeout = 10 * time.Second
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 25 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Services are the parts of Oshi a Gateway serves.
+type Services struct {
+	Store   store.Store
+	Auth    *auth.Service
+	Circles *circles.Service
+	Streams *streams.Service
+	Broker  *broker.Broker
+}
+
+// Gateway serves Oshi's HTTP API and WebSocket protocol. It is an
+// http.Handler.
+type Gateway struct {
+	cfg Config
+	svc Services
+	log *slog.Logger
+	mux *http.ServeMux
+
+	handshake []byte
+	ping      []byte
+
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	closed bool
+	wg     sync.WaitGroup // one per connection
+
+	stop chan struct{}
+	done chan struct{} // heartbeat loop ended
+}
+
+// New returns a Gateway and starts its heartbeat loop; Close stops both.
+func New(cfg Config, svc Services) *Gateway {
+	cfg.defaults()
+	g := &Gateway{
+		cfg:   cfg,
+		svc:   svc,
+		log:   cfg.Logger,
+		mux:   http.NewServeMux(),
+		conns: make(map[*conn]struct{}),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	g.handshake = encode(handshakeFrame{
+		Cmd: "handshake",
+		Val: handshakeVal{
+			Server: serverInfo{Name: cfg.ServerName, Version: cfg.Version},
+			Limits: Limits{
+				MaxMessageLength: cfg.MaxMessageLength,
+				MaxFrameBytes:    cfg.MaxFrameBytes,
+				MaxSubscriptions: cfg.MaxSubscriptions,
+				HistoryLimit:     100,
+				AuthTimeoutMS:    cfg.AuthTimeout.Milliseconds(),
+			},
+			HeartbeatMS: cfg.HeartbeatInterval.Milliseconds(),
+		},
+	})
+	g.ping = encode(header{Cmd: "ping"})
+	g.mux.HandleFunc("POST /api/register", g.register)
+	g.mux.HandleFunc("POST /api/login", g.login)
+	g.mux.HandleFunc("POST /api/logout", g.logout)
+	g.mux.HandleFunc("GET /healthz", g.healthz)
+	g.mux.HandleFunc("GET /readyz", g.readyz)
+	g.mux.HandleFunc("GET /ws", g.serveWS)
+	go g.heartbeat()
+	return g
+}
+
+// Fanout returns the streams.Config.OnStored callback that publishes each
+// stored message to its stream's subscribers through b, encoded once.
+func Fanout(b *broker.Broker) func(*models.Message) {
+	return func(m *models.Message) {
+		b.Publish(streamTopic(m.StreamID), MessageEvent(m))
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mux.ServeHTTP(w, r)
+}
+
+// Close closes every connection with 1012 (service restart) and waits for
+// their goroutines, or for ctx to end.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.mu.Lock()
+	already := g.closed
+	g.closed = true
+	conns := make([]*conn, 0, len(g.conns))
+	for c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.mu.Unlock()
+	if !already {
+		close(g.stop)
+	}
+	for _, c := range conns {
+		c.close(statusRestart, "server restart")
+	}
+	waited := make(chan struct{})
+	go func() {
+		g.wg.Wait()
+		<-g.done
+		close(waited)
+	}()
+	select {
+	case <-waited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// heartbeat pings every connection each interval and closes those silent
+// for three. One loop serves all connections, so an idle connection costs
+// no timer of its own.
+func (g *Gateway) heartbeat() {
+	defer close(g.done)
+	t := time.NewTicker(g.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case now := <-t.C:
+			g.mu.Lock()
+			conns := make([]*conn, 0, len(g.conns))
+			for c := range g.conns {
+				conns = append(conns, c)
+			}
+			g.mu.Unlock()
+			limit := now.Add(-3 * g.cfg.HeartbeatInterval).UnixNano()
+			for _, c := range conns {
+				if c.lastSeen.Load() < limit {
+					c.close(statusHeartbeat, "heartbeat timeout")
+					continue
+				}
+				c.push(g.ping)
+			}
+		}
+	}
+}
+
+func (g *Gateway) track(c *conn) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.conns[c] = struct{}{}
+	g.wg.Add(1)
+	return true
+}
+
+func (g *Gateway) untrack(c *conn) {
+	g.mu.Lock()
+	delete(g.conns, c)
+	g.mu.Unlock()
+	g.wg.Done()
+}
+
+// HTTP API
+
+type httpError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e httpError
+	e.Error.Code, e.Error.Message = code, msg
+	writeJSON(w, status, e)
+}
+
+type credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func readCredentials(w http.ResponseWriter, r *http.Request) (credentials, bool) {
+	var c credentials
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4<<10))
+	if err == nil {
+		err = json.Unmarshal(body, &c)
+	}
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "malformed_body", "body must be a JSON object with username and password (at most 4 KiB)")
+		return c, false
+	}
+	return c, true
+}
+
+func (g *Gateway) register(w http.ResponseWriter, r *http.Request) {
+	c, ok := readCredentials(w, r)
+	if !ok {
+		return
+	}
+	login, err := g.svc.Auth.Register(r.Context(), c.Username, c.Password)
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusCreated, login)
+	case errors.Is(err, auth.ErrInvalidUsername):
+		writeError(w, http.StatusBadRequest, "invalid_username", err.Error())
+	case errors.Is(err, auth.ErrWeakPassword):
+		writeError(w, http.StatusBadRequest, "weak_password", err.Error())
+	case errors.Is(err, auth.ErrUsernameTaken):
+		writeError(w, http.StatusConflict, "username_taken", err.Error())
+	default:
+		g.httpFailure(w, "register", err)
+	}
+}
+
+func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
+	c, ok := readCredentials(w, r)
+	if !ok {
+		return
+	}
+	login, err := g.svc.Auth.Login(r.Context(), c.Username, c.Password)
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, login)
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		writeError(w, http.StatusUnauthorized, CodeInvalidCredentials, err.Error())
+	default:
+		g.httpFailure(w, "login", err)
+	}
+}
+
+func (g *Gateway) logout(w http.ResponseWriter, r *http.Request) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		writeError(w, http.StatusUnauthorized, CodeInvalidToken, "missing Authorization: Bearer token")
+		return
+	}
+	h, err := g.svc.Auth.Logout(r.Context(), strings.TrimSpace(token))
+	switch {
+	case err == nil:
+		// Connections opened with this token close at once.
+		g.svc.Broker.Publish(sessionTopic(h), nil)
+		w.WriteHeader(http.StatusNoContent)
+	case errors.Is(err, auth.ErrInvalidToken):
+		writeError(w, http.StatusUnauthorized, CodeInvalidToken, err.Error())
+	default:
+		g.httpFailure(w, "logout", err)
+	}
+}
+
+func (g *Gateway) httpFailure(w http.ResponseWriter, op string, err error) {
+	code, msg := classify(err)
+	status := http.StatusInternalServerError
+	if code == CodeStoreUnavailable {
+		status = http.StatusServiceUnavailable
+	}
+	g.log.Error(op, "err", err)
+	writeError(w, status, code, msg)
+}
+
+func (g *Gateway) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := g.svc.Store.Ping(ctx); err != nil {
+		writeError(w, http.StatusServiceUnavailable, CodeStoreUnavailable, "the database does not answer")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,190 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/oshichat/oshi/auth"
+	"github.com/oshichat/oshi/broker"
+	"github.com/oshichat/oshi/models"
+)
+
+type serverInfo struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Limits are announced in the handshake so clients can check input before
+// sending it.
+type Limits struct {
+	MaxMessageLength int   `json:"max_message_length"`
+	MaxFrameBytes    int64 `json:"max_frame_bytes"`
+	MaxSubscriptions int   `json:"max_subscriptions"`
+	HistoryLimit     int   `json:"history_limit"`
+	AuthTimeoutMS    int64 `json:"auth_timeout_ms"`
+}
+
+type handshakeVal struct {
+	Server      serverInfo `json:"server"`
+	Limits      Limits     `json:"limits"`
+	HeartbeatMS int64      `json:"heartbeat_ms"`
+}
+
+type handshakeFrame struct {
+	Cmd string       `json:"cmd"`
+	Val handshakeVal `json:"val"`
+}
+
+type readyFrame struct {
+	header
+	User    models.UserRef   `json:"user"`
+	Circles []*models.Circle `json:"circles"`
+	DMs     []*models.Stream `json:"dms"`
+}
+
+// authenticate serves the first frame. It returns false when the
+// connection must end.
+func (c *conn) authenticate(data []byte) bool {
+	refuse := func(ref json.RawMessage, code, msg string) bool {
+		c.reply(errorFrame{header: header{Cmd: "auth_error", Ref: ref}, Code: code, Val: msg})
+		c.close(statusAuthFailed, code)
+		return false
+	}
+	var req request
+	if err := json.Unmarshal(data, &req); err != nil || !validRef(req.Ref) {
+		return refuse(nil, CodeAuthRequired, "the first frame must be a well-formed auth command")
+	}
+	if req.Cmd != "auth" {
+		return refuse(req.Ref, CodeAuthRequired, "authenticate first: send auth")
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
+	var (
+		user *models.User
+		hash string
+		err  error
+	)
+	switch {
+	case req.Token != "":
+		user, hash, err = c.g.svc.Auth.Authenticate(ctx, req.Token)
+	case req.Username != "" || req.Password != "":
+		user, err = c.g.svc.Auth.Check(ctx, req.Username, req.Password)
+	default:
+		return refuse(req.Ref, CodeAuthRequired, "auth needs a token, or a username and password")
+	}
+	switch {
+	case errors.Is(err, auth.ErrInvalidToken):
+		return refuse(req.Ref, CodeInvalidToken, err.Error())
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		return refuse(req.Ref, CodeInvalidCredentials, err.Error())
+	case err != nil:
+		code, msg := classify(err)
+		return refuse(req.Ref, code, msg)
+	}
+	ready, err := c.snapshot(ctx, user)
+	if err != nil {
+		code, msg := classify(err)
+		return refuse(req.Ref, code, msg)
+	}
+	ready.header = header{Cmd: "ready", Ref: req.Ref}
+	c.user, c.tokenHash = user, hash
+	if err := c.follow(ready.Circles); err != nil {
+		return refuse(req.Ref, CodeUnavailable, "server is shutting down")
+	}
+	c.authed.Store(true)
+	c.reply(ready)
+	c.g.log.Info("connection authenticated", "user", user.Username)
+	return true
+}
+
+// snapshot gathers what ready carries.
+func (c *conn) snapshot(ctx context.Context, user *models.User) (*readyFrame, error) {
+	cs, err := c.g.svc.Circles.ForUser(ctx, user.ID)
+	if err != nil {
+		return nil, err
+	}
+	dms, err := c.g.svc.Streams.DMsOf(ctx, user.ID)
+	if err != nil {
+		return nil, err
+	}
+	if cs == nil {
+		cs = []*models.Circle{}
+	}
+	if dms == nil {
+		dms = []*models.Stream{}
+	}
+	return &readyFrame{User: user.Ref(), Circles: cs, DMs: dms}, nil
+}
+
+// follow subscribes the connection to its control topics and to the
+// membership news of its circles.
+func (c *conn) follow(cs []*models.Circle) error {
+	b := c.g.svc.Broker
+	ctl := controlSub{c}
+	var subs []*broker.Subscription
+	if c.tokenHash != "" {
+		s, err := b.Subscribe(sessionTopic(c.tokenHash), ctl)
+		if err != nil {
+			return err
+		}
+		subs = append(subs, s)
+	}
+	s, err := b.Subscribe(userTopic(c.user.ID), ctl)
+	if err != nil {
+		return err
+	}
+	subs = append(subs, s)
+	c.mu.Lock()
+	c.control = append(c.control, subs...)
+	c.mu.Unlock()
+	for _, circle := range cs {
+		c.joinCircle(circle.ID)
+	}
+	return nil
+}
+
+// joinCircle subscribes the connection to a circle's membership news.
+func (c *conn) joinCircle(circleID string) {
+	s, err := c.g.svc.Broker.Subscribe(circleTopic(circleID), c)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	if old := c.circles[circleID]; old != nil {
+		old.Cancel()
+	}
+	c.circles[circleID] = s
+	c.mu.Unlock()
+}
+
+// leaveCircle drops a circle's news and every followed stream of it.
+func (c *conn) leaveCircle(circleID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := c.circles[circleID]; s != nil {
+		s.Cancel()
+		delete(c.circles, circleID)
+	}
+	for id, s := range c.streams {
+		if s.circleID == circleID {
+			s.sub.Cancel()
+			delete(c.streams, id)
+		}
+	}
+}
+
+// controlSub receives the connection's control topics. They carry no
+// client frames: a publish on the session topic means the token was
+// revoked; on the user topic, a circle id the user left.
+type controlSub struct{ c *conn }
+
+func (s controlSub) Deliver(topic string, payload []byte) error {
+	if topic == userTopic(s.c.user.ID) {
+		s.c.leaveCircle(string(payload))
+		return nil
+	}
+	s.c.close(statusRevoked, "session revoked")
+	return nil
+}

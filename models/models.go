@@ -1,0 +1,114 @@
+package models
+
+import "time"
+
+// Visibility says who may find and join a circle.
+type Visibility string
+
+// Circle visibilities.
+const (
+	// Public circles are listed by circle_list and anyone may join them.
+	Public Visibility = "public"
+	// Private circles are joined only with an invite code.
+	Private Visibility = "private"
+)
+
+// StreamKind tells channels from direct messages.
+type StreamKind string
+
+// Stream kinds.
+const (
+	// Channel is a stream that belongs to a circle.
+	Channel StreamKind = "channel"
+	// DM is a stream between two users.
+	DM StreamKind = "dm"
+)
+
+// User is an account. The password hash never leaves the server.
+type User struct {
+	ID           string    `bson:"_id" json:"id"`
+	Username     string    `bson:"username" json:"username"`
+	UsernameKey  string    `bson:"username_key" json:"-"` // lower-cased, unique: usernames are case-insensitive
+	PasswordHash string    `bson:"password_hash" json:"-"`
+	CreatedAt    time.Time `bson:"created_at" json:"-"`
+}
+
+// Ref returns the public view of u.
+func (u *User) Ref() UserRef { return UserRef{ID: u.ID, Username: u.Username} }
+
+// UserRef is how a user appears on the wire and inside other documents.
+type UserRef struct {
+	ID       string `bson:"id" json:"id"`
+	Username string `bson:"username" json:"username"`
+}
+
+// Session is a login. Its _id is the SHA-256 hash of the bearer token, so
+// the token itself is never stored.
+type Session struct {
+	TokenHash string    `bson:"_id"`
+	UserID    string    `bson:"user_id"`
+	CreatedAt time.Time `bson:"created_at"`
+	ExpiresAt time.Time `bson:"expires_at"`
+}
+
+// Circle is a community: a collection of channel streams with members.
+type Circle struct {
+	ID         string     `bson:"_id" json:"id"`
+	Name       string     `bson:"name" json:"name"`
+	Visibility Visibility `bson:"visibility" json:"visibility"`
+	OwnerID    string     `bson:"owner_id" json:"owner_id"`
+	CreatedAt  time.Time  `bson:"created_at" json:"created_at"`
+
+	// Streams is filled in for replies that list a circle's streams.
+	Streams []Stream `bson:"-" json:"streams,omitempty"`
+	// Member is filled in by circle_list: whether the asking user belongs.
+	Member *bool `bson:"-" json:"member,omitempty"`
+}
+
+// Member records that a user belongs to a circle.
+type Member struct {
+	ID       string    `bson:"_id" json:"-"`
+	CircleID string    `bson:"circle_id" json:"circle"`
+	UserID   string    `bson:"user_id" json:"-"`
+	Username string    `bson:"username" json:"-"`
+	Roles    []string  `bson:"roles" json:"roles"`
+	JoinedAt time.Time `bson:"joined_at" json:"joined_at"`
+}
+
+// Invite is a code that lets its holder join a (usually private) circle.
+type Invite struct {
+	Code      string    `bson:"_id" json:"code"`
+	CircleID  string    `bson:"circle_id" json:"circle"`
+	CreatorID string    `bson:"creator_id" json:"-"`
+	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+}
+
+// Stream is a sequence of messages: a circle's channel or a DM.
+type Stream struct {
+	ID        string     `bson:"_id" json:"id"`
+	Kind      StreamKind `bson:"kind" json:"kind"`
+	CircleID  string     `bson:"circle_id,omitempty" json:"circle,omitempty"`
+	Name      string     `bson:"name,omitempty" json:"name,omitempty"`
+	Members   []string   `bson:"members,omitempty" json:"members,omitempty"` // DMs: the two user ids
+	LastSeq   int64      `bson:"last_seq" json:"last_seq"`
+	CreatedAt time.Time  `bson:"created_at" json:"created_at"`
+
+	// Peer is filled in for DMs sent to a user: the other participant.
+	Peer *UserRef `bson:"-" json:"peer,omitempty"`
+}
+
+// Message is one chat message. Seq numbers a stream's messages 1, 2, 3…
+// without gaps.
+type Message struct {
+	ID       string  `bson:"_id" json:"id"`
+	StreamID string  `bson:"stream_id" json:"stream"`
+	Seq      int64   `bson:"seq" json:"seq"`
+	AuthorID string  `bson:"author_id" json:"-"`
+	Author   UserRef `bson:"author" json:"author"`
+	Content  string  `bson:"content" json:"content"`
+	// Nonce is the sender's idempotency key, unique per stream and author.
+	// When the sender gives none the message id is stored in its place, so
+	// the unique index holds for every message.
+	Nonce     string    `bson:"nonce" json:"nonce,omitempty"`
+	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+}

@@ -1,0 +1,296 @@
+// Package server assembles Oshi: the store (MongoDB, or the embedded
+// FerretDB when none is configured), the broker, the circle and stream
+// services and the gateway, behind one http.Handler.
+//
+// cmd/oshid is a thin wrapper around Run; Go programs can instead call New
+// and mount Handler in their own http.ServeMux.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/oshichat/oshi/auth"
+	"github.com/oshichat/oshi/broker"
+	"github.com/oshichat/oshi/circles"
+	"github.com/oshichat/oshi/gateway"
+	"github.com/oshichat/oshi/store"
+	"github.com/oshichat/oshi/store/embedded"
+	"github.com/oshichat/oshi/streams"
+)
+
+// Version is the server version announced in the handshake.
+var Version = "0.1.0"
+
+// Config is Oshi's configuration. FromEnv reads it from OSHI_* variables;
+// a Go program may fill it directly, where zero values mean the defaults
+// shown in the envDefault tags.
+type Config struct {
+	Addr              string        `env:"OSHI_ADDR" envDefault:"127.0.0.1:7777"`
+	MongoURI          string        `env:"OSHI_MONGO_URI"`
+	MongoDB           string        `env:"OSHI_MONGO_DB" envDefault:"oshi"`
+	DataDir           string        `env:"OSHI_DATA_DIR" envDefault:"./oshi-data"`
+	MaxMessageLength  int           `env:"OSHI_MAX_MESSAGE_LENGTH" envDefault:"4000"`
+	MaxFrameBytes     int64         `env:"OSHI_MAX_FRAME_BYTES" envDefault:"65536"`
+	QueueBytes        int           `env:"OSHI_QUEUE_BYTES" envDefault:"1048576"`
+	AuthTimeout       time.Duration `env:"OSHI_AUTH_TIMEOUT" envDefault:"10s"`
+	HeartbeatInterval time.Duration `env:"OSHI_HEARTBEAT_INTERVAL" envDefault:"25s"`
+	TokenTTL          time.Duration `env:"OSHI_TOKEN_TTL" envDefault:"720h"`
+	LogLevel          string        `env:"OSHI_LOG_LEVEL" envDefault:"info"`
+
+	// Logger receives the server's logs; nil means a text logger on
+	// standard error at LogLevel.
+	Logger *slog.Logger `env:"-"`
+}
+
+// FromEnv reads the configuration from the environment. Errors name the
+// variable at fault.
+func FromEnv() (Config, error) {
+	cfg, err := env.ParseAs[Config]()
+	if err != nil {
+		return cfg, fmt.Errorf("configuration: %w", nameVariables(err))
+	}
+	return cfg, cfg.Validate()
+}
+
+// nameVariables rewrites env's parse errors, which name struct fields, to
+// name the environment variable a person has to fix.
+func nameVariables(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	t := reflect.TypeFor[Config]()
+	var errs []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				errs = append(errs, fmt.Errorf("%s: %w", f.Tag.Get("env"), pe.Err))
+				continue
+			}
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks the values FromEnv cannot: ranges and log levels.
+func (c Config) Validate() error {
+	var errs []error
+	positive := []struct {
+		name string
+		ok   bool
+	}{
+		{"OSHI_MAX_MESSAGE_LENGTH", c.MaxMessageLength >= 0},
+		{"OSHI_MAX_FRAME_BYTES", c.MaxFrameBytes >= 0},
+		{"OSHI_QUEUE_BYTES", c.QueueBytes >= 0},
+		{"OSHI_AUTH_TIMEOUT", c.AuthTimeout >= 0},
+		{"OSHI_HEARTBEAT_INTERVAL", c.HeartbeatInterval >= 0},
+		{"OSHI_TOKEN_TTL", c.TokenTTL >= 0},
+	}
+	for _, p := range positive {
+		if !p.ok {
+			errs = append(errs, fmt.Errorf("configuration: %s must not be negative", p.name))
+		}
+	}
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// ParseLevel reads OSHI_LOG_LEVEL: debug, info, warn or error.
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if s == "" {
+		return slog.LevelInfo, nil
+	}
+	if err := l.UnmarshalText([]byte(strings.ToUpper(s))); err != nil {
+		return l, fmt.Errorf("configuration: OSHI_LOG_LEVEL must be debug, info, warn or error, not %q", s)
+	}
+	return l, nil
+}
+
+func (c *Config) defaults() {
+	d, _ := env.ParseAsWithOptions[Config](env.Options{Environment: map[string]string{}})
+	if c.Addr == "" {
+		c.Addr = d.Addr
+	}
+	if c.MongoDB == "" {
+		c.MongoDB = d.MongoDB
+	}
+	if c.DataDir == "" {
+		c.DataDir = d.DataDir
+	}
+	if c.TokenTTL == 0 {
+		c.TokenTTL = d.TokenTTL
+	}
+	if c.Logger == nil {
+		level, _ := ParseLevel(c.LogLevel)
+		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	}
+	// The remaining zero values are defaulted by the packages themselves.
+}
+
+// Server is a running Oshi.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	embedded *embedded.Server
+	store    *store.Mongo
+	broker   *broker.Broker
+	circles  *circles.Service
+	streams  *streams.Service
+	gateway  *gateway.Gateway
+}
+
+// New connects to the store (starting the embedded one when MongoURI is
+// empty) and builds the server. Shutdown releases it.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	uri := cfg.MongoURI
+	if uri == "" {
+		emb, err := embedded.Start(embedded.Config{Dir: cfg.DataDir, Logger: ferretLogger(cfg.Logger)})
+		if err != nil {
+			return nil, err
+		}
+		s.embedded = emb
+		uri = emb.URI()
+		s.log.Info("embedded store started", "uri", uri+cfg.MongoDB, "dir", cfg.DataDir)
+	}
+	st, err := store.OpenMongo(ctx, store.MongoConfig{URI: uri, Database: cfg.MongoDB})
+	if err != nil {
+		s.closeEmbedded()
+		return nil, err
+	}
+	s.store = st
+	authSvc, err := auth.NewService(st, cfg.TokenTTL)
+	if err != nil {
+		_ = st.Close(ctx)
+		s.closeEmbedded()
+		return nil, err
+	}
+	s.broker = broker.New(broker.Config{})
+	s.circles = circles.NewService(st)
+	s.streams = streams.NewService(st, s.circles, streams.Config{
+		MaxMessageLength: cfg.MaxMessageLength,
+		OnStored:         gateway.Fanout(s.broker),
+		Logger:           s.log,
+	})
+	s.gateway = gateway.New(gateway.Config{
+		Version:           Version,
+		MaxMessageLength:  cfg.MaxMessageLength,
+		MaxFrameBytes:     cfg.MaxFrameBytes,
+		QueueBytes:        cfg.QueueBytes,
+		AuthTimeout:       cfg.AuthTimeout,
+		HeartbeatInterval: cfg.HeartbeatInterval,
+		Logger:            s.log,
+	}, gateway.Services{Store: st, Auth: authSvc, Circles: s.circles, Streams: s.streams, Broker: s.broker})
+	return s, nil
+}
+
+// Handler returns the HTTP API and WebSocket endpoint, for mounting in a
+// Go program's own server.
+func (s *Server) Handler() http.Handler { return s.gateway }
+
+// Store returns the store, for tools and tests that inspect documents.
+func (s *Server) Store() *store.Mongo { return s.store }
+
+// Broker returns the broker that fans messages out.
+func (s *Server) Broker() *broker.Broker { return s.broker }
+
+// Streams returns the stream service, to post messages from Go.
+func (s *Server) Streams() *streams.Service { return s.streams }
+
+// Run serves on cfg.Addr until ctx ends, then shuts down within
+// shutdownTimeout.
+func (s *Server) Run(ctx context.Context, shutdownTimeout time.Duration) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return s.Serve(ctx, ln, shutdownTimeout)
+}
+
+// Serve serves on ln until ctx ends, then shuts down within
+// shutdownTimeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
+	hs := &http.Server{Handler: s.gateway, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("oshid listening", "addr", ln.Addr().String(), "version", Version)
+	select {
+	case err := <-errc:
+		_ = s.Shutdown(context.Background())
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	// Stop accepting first; hijacked WebSockets are closed by Shutdown.
+	_ = hs.Shutdown(sctx)
+	return s.Shutdown(sctx)
+}
+
+// Shutdown closes every connection with 1012, stores the messages already
+// accepted, and releases the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if err := s.gateway.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("close gateway: %w", err))
+	}
+	if err := s.streams.Close(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	s.broker.Close()
+	if err := s.store.Close(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	s.closeEmbedded()
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeEmbedded() {
+	if s.embedded != nil {
+		_ = s.embedded.Close()
+		s.embedded = nil
+	}
+}
+
+// ferretLogger keeps FerretDB's errors only: its info and warning lines
+// log every connection and failed command.
+func ferretLogger(l *slog.Logger) *slog.Logger {
+	return slog.New(levelFilter{l.Handler(), slog.LevelError}).With("component", "ferretdb")
+}
+
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.Handler.Enabled(ctx, l)
+}
+
+func (f levelFilter) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelFilter{f.Handler.WithAttrs(as), f.min}
+}
+
+func (f levelFilter) WithGroup(name string) slog.Handler {
+	return levelFilter{f.Handler.WithGroup(name), f.min}
+}

@@ -1,0 +1,101 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/oshichat/oshi/models"
+)
+
+// Errors returned (wrapped) by Store methods. Test them with errors.Is.
+var (
+	// ErrNotFound means the document asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicate means a unique index refused the write.
+	ErrDuplicate = errors.New("duplicate")
+	// ErrUnavailable means the database could not be reached or failed.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// HistoryQuery selects messages of one stream by sequence number: After <
+// seq < Before, where zero means no bound. Results are always oldest first;
+// Newest picks the newest Limit matching messages instead of the oldest.
+type HistoryQuery struct {
+	StreamID string
+	After    int64
+	Before   int64
+	Limit    int
+	Newest   bool
+}
+
+// Store is Oshi's persistence. Every method is safe for concurrent use.
+type Store interface {
+	// CreateUser inserts u; ErrDuplicate when the username is taken.
+	CreateUser(ctx context.Context, u *models.User) error
+	// UserByName finds a user by username, case-insensitively.
+	UserByName(ctx context.Context, username string) (*models.User, error)
+	// UserByID finds a user by id.
+	UserByID(ctx context.Context, id string) (*models.User, error)
+	// UsersByID finds the users with the given ids, keyed by id.
+	UsersByID(ctx context.Context, ids []string) (map[string]*models.User, error)
+
+	// CreateSession stores a login.
+	CreateSession(ctx context.Context, s *models.Session) error
+	// Session finds an unexpired session by token hash.
+	Session(ctx context.Context, tokenHash string, now time.Time) (*models.Session, error)
+	// DeleteSession removes a session; removing a missing one is not an error.
+	DeleteSession(ctx context.Context, tokenHash string) error
+
+	// CreateCircle inserts a circle, its first streams and its owner's membership.
+	CreateCircle(ctx context.Context, c *models.Circle, streams []*models.Stream, owner *models.Member) error
+	// Circle finds a circle by id.
+	Circle(ctx context.Context, id string) (*models.Circle, error)
+	// PublicCircles lists public circles, oldest first, at most limit.
+	PublicCircles(ctx context.Context, limit int) ([]*models.Circle, error)
+	// CirclesByID finds circles by id, oldest first.
+	CirclesByID(ctx context.Context, ids []string) ([]*models.Circle, error)
+
+	// AddMember inserts a membership; ErrDuplicate when it exists.
+	AddMember(ctx context.Context, m *models.Member) error
+	// RemoveMember deletes a membership; ErrNotFound when there was none.
+	RemoveMember(ctx context.Context, circleID, userID string) error
+	// Member finds one membership.
+	Member(ctx context.Context, circleID, userID string) (*models.Member, error)
+	// Members lists a circle's memberships.
+	Members(ctx context.Context, circleID string) ([]*models.Member, error)
+	// MembershipsOf lists the circles a user belongs to.
+	MembershipsOf(ctx context.Context, userID string) ([]*models.Member, error)
+
+	// CreateInvite stores an invite code.
+	CreateInvite(ctx context.Context, inv *models.Invite) error
+	// Invite finds an invite by code.
+	Invite(ctx context.Context, code string) (*models.Invite, error)
+
+	// CreateStream inserts a stream; ErrDuplicate when its id exists.
+	CreateStream(ctx context.Context, s *models.Stream) error
+	// Stream finds a stream by id.
+	Stream(ctx context.Context, id string) (*models.Stream, error)
+	// StreamsOfCircles lists the channels of the given circles, oldest first.
+	StreamsOfCircles(ctx context.Context, circleIDs []string) ([]*models.Stream, error)
+	// DMsOf lists the DM streams a user takes part in.
+	DMsOf(ctx context.Context, userID string) ([]*models.Stream, error)
+	// SetLastSeq raises each stream's last_seq to at least the given value.
+	SetLastSeq(ctx context.Context, seqs map[string]int64) error
+
+	// InsertMessages inserts msgs in order in one batch. It returns how many
+	// were inserted before the first failure; when that failure is a unique
+	// index the error wraps ErrDuplicate.
+	InsertMessages(ctx context.Context, msgs []*models.Message) (int, error)
+	// History returns messages selected by q, oldest first.
+	History(ctx context.Context, q HistoryQuery) ([]*models.Message, error)
+	// MessageByNonce finds the message an author sent to a stream with a nonce.
+	MessageByNonce(ctx context.Context, streamID, authorID, nonce string) (*models.Message, error)
+	// MaxSeq returns the highest stored seq of a stream, 0 when it has none.
+	MaxSeq(ctx context.Context, streamID string) (int64, error)
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the connection.
+	Close(ctx context.Context) error
+}

@@ -1,0 +1,208 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/oshichat/oshi/models"
+	"github.com/oshichat/oshi/store"
+)
+
+// post is one message waiting for the committer.
+type post struct {
+	st   *state
+	msg  *models.Message
+	done func(*models.Message, error)
+}
+
+// Submit validates a message from user to a stream and queues it for
+// storage. done is called exactly once, from the committer goroutine, with
+// the stored message or an error; it must not block. Validation and access
+// errors are returned at once and done is not called. Submits from one
+// goroutine are stored in the order they were made.
+//
+// A nonce makes the post idempotent: posting again with the nonce the same
+// author already used in that stream returns the stored message instead
+// of storing a second one.
+func (s *Service) Submit(ctx context.Context, user *models.User, streamID, content, nonce string, done func(*models.Message, error)) error {
+	if err := s.validate(content, nonce); err != nil {
+		return err
+	}
+	st, err := s.access(ctx, user.ID, streamID)
+	if err != nil {
+		return err
+	}
+	id := newID()
+	if nonce == "" {
+		nonce = id
+	}
+	p := &post{st: st, done: done, msg: &models.Message{
+		ID: id, StreamID: streamID, AuthorID: user.ID, Author: user.Ref(),
+		Content: content, Nonce: nonce,
+	}}
+	select {
+	case <-s.stop:
+		return ErrClosed
+	default:
+	}
+	select {
+	case s.posts <- p:
+		return nil
+	case <-s.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Post stores a message and returns it once stored; see Submit.
+func (s *Service) Post(ctx context.Context, user *models.User, streamID, content, nonce string) (*models.Message, error) {
+	type result struct {
+		msg *models.Message
+		err error
+	}
+	ch := make(chan result, 1)
+	err := s.Submit(ctx, user, streamID, content, nonce, func(m *models.Message, err error) { ch <- result{m, err} })
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		return r.msg, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Service) validate(content, nonce string) error {
+	switch {
+	case content == "":
+		return ErrEmptyContent
+	case utf8.RuneCountInString(content) > s.cfg.MaxMessageLength:
+		return ErrTooLong
+	case !validText(content):
+		return ErrInvalidContent
+	case len(nonce) > 64 || !validText(nonce):
+		return ErrInvalidNonce
+	}
+	return nil
+}
+
+// commitLoop is the committer: it takes whatever posts are waiting, up to
+// MaxBatch, stores them in one insert and publishes them. While one batch
+// is being written the next one gathers, which is the group commit.
+func (s *Service) commitLoop() {
+	defer close(s.done)
+	batch := make([]*post, 0, s.cfg.MaxBatch)
+	for {
+		var p *post
+		select {
+		case p = <-s.posts:
+		case <-s.stop:
+			// Store what was accepted before the stop, then quit.
+			for {
+				select {
+				case p := <-s.posts:
+					s.commit(append(batch[:0], p))
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], p)
+	gather:
+		for len(batch) < s.cfg.MaxBatch {
+			select {
+			case p := <-s.posts:
+				batch = append(batch, p)
+			default:
+				break gather
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// maxConflicts bounds retries after a seq conflict, which only another
+// writer to the same database can cause.
+const maxConflicts = 3
+
+// commit stores a batch. Seqs are given from each stream's last stored
+// seq; an insert that fails part-way keeps what was written (the insert is
+// ordered), settles the failed post and numbers the rest again, so seqs
+// stay gap-free.
+func (s *Service) commit(batch []*post) {
+	ctx := context.Background()
+	conflicts := 0
+	for len(batch) > 0 {
+		now := s.now().UTC()
+		next := make(map[*state]int64, 4)
+		msgs := make([]*models.Message, len(batch))
+		for i, p := range batch {
+			seq, ok := next[p.st]
+			if !ok {
+				p.st.mu.Lock()
+				seq = p.st.lastSeq
+				p.st.mu.Unlock()
+			}
+			seq++
+			next[p.st] = seq
+			p.msg.Seq = seq
+			p.msg.CreatedAt = now
+			msgs[i] = p.msg
+		}
+		n, err := s.store.InsertMessages(ctx, msgs)
+		s.publish(ctx, batch[:n])
+		if err == nil {
+			return
+		}
+		failed := batch[n]
+		if !errors.Is(err, store.ErrDuplicate) {
+			for _, p := range batch[n:] {
+				p.done(nil, fmt.Errorf("store message: %w", err))
+			}
+			return
+		}
+		batch = batch[n+1:]
+		prior, ferr := s.store.MessageByNonce(ctx, failed.msg.StreamID, failed.msg.AuthorID, failed.msg.Nonce)
+		switch {
+		case ferr == nil:
+			failed.done(prior, nil) // an idempotent retry
+		case errors.Is(ferr, store.ErrNotFound) && conflicts < maxConflicts:
+			// Another writer took this seq: catch up and try again.
+			conflicts++
+			if maxSeq, err := s.store.MaxSeq(ctx, failed.msg.StreamID); err == nil {
+				failed.st.mu.Lock()
+				failed.st.lastSeq = max(failed.st.lastSeq, maxSeq)
+				failed.st.mu.Unlock()
+			}
+			batch = append([]*post{failed}, batch...)
+		default:
+			failed.done(nil, fmt.Errorf("store message: %w", err))
+		}
+	}
+}
+
+// publish hands stored posts to OnStored in order, answers their senders
+// and records the streams' new last_seq.
+func (s *Service) publish(ctx context.Context, stored []*post) {
+	if len(stored) == 0 {
+		return
+	}
+	seqs := make(map[string]int64, 4)
+	for _, p := range stored {
+		p.st.mu.Lock()
+		p.st.lastSeq = p.msg.Seq
+		s.cfg.OnStored(p.msg)
+		p.st.mu.Unlock()
+		seqs[p.msg.StreamID] = p.msg.Seq
+		p.done(p.msg, nil)
+	}
+	// last_seq only lags on failure; loading a stream repairs it from the
+	// messages themselves.
+	if err := s.store.SetLastSeq(ctx, seqs); err != nil {
+		s.log.Warn("update last_seq", "err", err)
+	}
+}

@@ -1,0 +1,388 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/oshichat/oshi/models"
+	"github.com/oshichat/oshi/store"
+)
+
+// Errors returned by Service.
+var (
+	ErrNotFound       = errors.New("stream not found")
+	ErrForbidden      = errors.New("not allowed")
+	ErrEmptyContent   = errors.New("content is empty")
+	ErrTooLong        = errors.New("content is too long")
+	ErrInvalidContent = errors.New("content must be valid UTF-8 without control characters")
+	ErrInvalidNonce   = errors.New("nonce must be 1-64 characters")
+	ErrInvalidName    = errors.New("name must be 1-100 printable characters")
+	ErrUserNotFound   = errors.New("user not found")
+	ErrSelfDM         = errors.New("cannot open a DM with yourself")
+	ErrClosed         = errors.New("streams service is closed")
+	ErrBadRange       = errors.New("before, after and limit must not be negative")
+)
+
+// Circles is what Service needs to know about circles.
+type Circles interface {
+	// RequireMember returns the circle when userID belongs to it.
+	RequireMember(ctx context.Context, circleID, userID string) (*models.Circle, error)
+	// IsMember reports whether userID belongs to circleID.
+	IsMember(ctx context.Context, circleID, userID string) (bool, error)
+}
+
+// Config configures a Service.
+type Config struct {
+	// MaxMessageLength is the longest content in characters; 0 means 4000.
+	MaxMessageLength int
+	// MaxBatch bounds the messages stored in one insert; 0 means 256.
+	MaxBatch int
+	// QueueLength is how many posts may wait for the committer; 0 means 4096.
+	QueueLength int
+	// OnStored is called with every stored message, in seq order per
+	// stream, from the committer goroutine while the stream's order is
+	// held (see Follow). It must not block.
+	OnStored func(msg *models.Message)
+	// Logger receives errors the caller cannot see; nil discards them.
+	Logger *slog.Logger
+}
+
+// Service implements streams on a Store. It is safe for concurrent use.
+type Service struct {
+	cfg     Config
+	store   store.Store
+	circles Circles
+	now     func() time.Time
+	log     *slog.Logger
+
+	mu     sync.Mutex
+	states map[string]*state // stream id → loaded stream
+
+	posts    chan *post
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+}
+
+// state is a loaded stream. lastSeq is the newest stored and published
+// seq; mu is held while a message is handed to OnStored and while a
+// follower joins, which is what makes Follow exact.
+type state struct {
+	ready  chan struct{}
+	err    error
+	stream *models.Stream
+
+	mu      sync.Mutex
+	lastSeq int64
+}
+
+// NewService starts a Service and its committer. Close stops it.
+func NewService(st store.Store, circles Circles, cfg Config) *Service {
+	if cfg.MaxMessageLength == 0 {
+		cfg.MaxMessageLength = 4000
+	}
+	if cfg.MaxBatch == 0 {
+		cfg.MaxBatch = 256
+	}
+	if cfg.QueueLength == 0 {
+		cfg.QueueLength = 4096
+	}
+	if cfg.OnStored == nil {
+		cfg.OnStored = func(*models.Message) {}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		cfg:     cfg,
+		store:   st,
+		circles: circles,
+		now:     time.Now,
+		log:     cfg.Logger,
+		states:  make(map[string]*state),
+		posts:   make(chan *post, cfg.QueueLength),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	go s.commitLoop()
+	return s
+}
+
+// Close stops accepting posts, stores those already accepted and waits for
+// the committer to finish or ctx to end.
+func (s *Service) Close(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stop) })
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close streams: %w", ctx.Err())
+	}
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// load returns the stream's state, reading it from the store on first use.
+func (s *Service) load(ctx context.Context, id string) (*state, error) {
+	if id == "" || len(id) > 64 {
+		return nil, ErrNotFound
+	}
+	s.mu.Lock()
+	st, ok := s.states[id]
+	if !ok {
+		st = &state{ready: make(chan struct{})}
+		s.states[id] = st
+	}
+	s.mu.Unlock()
+	if ok {
+		select {
+		case <-st.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if st.err != nil {
+			return nil, st.err
+		}
+		return st, nil
+	}
+	st.err = s.fill(ctx, st, id)
+	if st.err != nil {
+		// Failures are not cached: the next caller asks the store again.
+		s.mu.Lock()
+		delete(s.states, id)
+		s.mu.Unlock()
+	}
+	close(st.ready)
+	if st.err != nil {
+		return nil, st.err
+	}
+	return st, nil
+}
+
+func (s *Service) fill(ctx context.Context, st *state, id string) error {
+	stream, err := s.store.Stream(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("load stream: %w", err)
+	}
+	// last_seq is raised after each insert, so after a crash it may lag
+	// the messages; the highest stored seq is the truth.
+	maxSeq, err := s.store.MaxSeq(ctx, id)
+	if err != nil {
+		return fmt.Errorf("load stream: %w", err)
+	}
+	st.stream = stream
+	st.lastSeq = max(stream.LastSeq, maxSeq)
+	return nil
+}
+
+// Access returns the stream when userID may read and post in it: a member
+// of its circle, or one of a DM's two participants. Unknown streams give
+// ErrNotFound, others ErrForbidden.
+func (s *Service) Access(ctx context.Context, userID, streamID string) (*models.Stream, error) {
+	st, err := s.access(ctx, userID, streamID)
+	if err != nil {
+		return nil, err
+	}
+	out := *st.stream
+	st.mu.Lock()
+	out.LastSeq = st.lastSeq
+	st.mu.Unlock()
+	return &out, nil
+}
+
+func (s *Service) access(ctx context.Context, userID, streamID string) (*state, error) {
+	st, err := s.load(ctx, streamID)
+	if err != nil {
+		return nil, err
+	}
+	switch st.stream.Kind {
+	case models.DM:
+		if !slices.Contains(st.stream.Members, userID) {
+			return nil, ErrForbidden
+		}
+	default:
+		ok, err := s.circles.IsMember(ctx, st.stream.CircleID, userID)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, ErrForbidden
+		}
+	}
+	return st, nil
+}
+
+// CreateChannel adds a channel to a circle; only the circle's owner may.
+func (s *Service) CreateChannel(ctx context.Context, userID, circleID, name string) (*models.Stream, error) {
+	name, ok := validName(name)
+	if !ok {
+		return nil, ErrInvalidName
+	}
+	c, err := s.circles.RequireMember(ctx, circleID, userID)
+	if err != nil {
+		return nil, err
+	}
+	if c.OwnerID != userID {
+		return nil, fmt.Errorf("create stream: only the owner may: %w", ErrForbidden)
+	}
+	st := &models.Stream{ID: newID(), Kind: models.Channel, CircleID: circleID, Name: name, CreatedAt: s.now().UTC()}
+	if err := s.store.CreateStream(ctx, st); err != nil {
+		return nil, fmt.Errorf("create stream: %w", err)
+	}
+	return st, nil
+}
+
+func validName(name string) (string, bool) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 100 || !validText(name) {
+		return "", false
+	}
+	return name, true
+}
+
+// validText rejects invalid UTF-8 and control characters other than
+// newline and tab.
+func validText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return false
+		}
+	}
+	return true
+}
+
+// dmNamespace makes DM stream ids: the same two people always get the
+// same id, so opening a DM twice, even at once, finds one stream.
+var dmNamespace = uuid.MustParse("6f7368a1-0000-4000-8000-00000000d0d0")
+
+// DMID returns the id of the DM stream between two users.
+func DMID(a, b string) string {
+	if b < a {
+		a, b = b, a
+	}
+	return uuid.NewSHA1(dmNamespace, []byte(a+"|"+b)).String()
+}
+
+// OpenDM returns the DM stream between user and the user named peer,
+// creating it the first time. Peer is filled in.
+func (s *Service) OpenDM(ctx context.Context, user *models.User, peer string) (*models.Stream, error) {
+	other, err := s.store.UserByName(ctx, peer)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrUserNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open dm: %w", err)
+	}
+	if other.ID == user.ID {
+		return nil, ErrSelfDM
+	}
+	members := []string{user.ID, other.ID}
+	slices.Sort(members)
+	dm := &models.Stream{ID: DMID(user.ID, other.ID), Kind: models.DM, Members: members, CreatedAt: s.now().UTC()}
+	if err := s.store.CreateStream(ctx, dm); err != nil && !errors.Is(err, store.ErrDuplicate) {
+		return nil, fmt.Errorf("open dm: %w", err)
+	}
+	out, err := s.Access(ctx, user.ID, dm.ID)
+	if err != nil {
+		return nil, err
+	}
+	ref := other.Ref()
+	out.Peer = &ref
+	return out, nil
+}
+
+// DMsOf lists the user's DMs, each with Peer filled in.
+func (s *Service) DMsOf(ctx context.Context, userID string) ([]*models.Stream, error) {
+	dms, err := s.store.DMsOf(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	var peers []string
+	for _, dm := range dms {
+		peers = append(peers, peerOf(dm, userID))
+	}
+	users, err := s.store.UsersByID(ctx, peers)
+	if err != nil {
+		return nil, err
+	}
+	for _, dm := range dms {
+		if u := users[peerOf(dm, userID)]; u != nil {
+			ref := u.Ref()
+			dm.Peer = &ref
+		}
+	}
+	return dms, nil
+}
+
+func peerOf(dm *models.Stream, userID string) string {
+	for _, m := range dm.Members {
+		if m != userID {
+			return m
+		}
+	}
+	return userID
+}
+
+// Follow runs fn with the stream's order held and the seq of the newest
+// message published so far. Every message with a higher seq reaches
+// OnStored after fn returns, so a subscription made inside fn misses
+// nothing and a read of seqs up to lastSeq duplicates nothing. fn must not
+// block. The caller must have checked access.
+func (s *Service) Follow(ctx context.Context, streamID string, fn func(lastSeq int64)) error {
+	st, err := s.load(ctx, streamID)
+	if err != nil {
+		return err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	fn(st.lastSeq)
+	return nil
+}
+
+// History returns up to limit messages of a stream the user may read,
+// oldest first: the first ones after `after` when it is set, otherwise the
+// newest ones before `before` (or the newest of all). Limit is clamped to 1..100; 0 means 50.
+func (s *Service) History(ctx context.Context, userID, streamID string, after, before int64, limit int) ([]*models.Message, error) {
+	if after < 0 || before < 0 || limit < 0 {
+		return nil, ErrBadRange
+	}
+	if _, err := s.access(ctx, userID, streamID); err != nil {
+		return nil, err
+	}
+	switch {
+	case limit == 0:
+		limit = 50
+	case limit > 100:
+		limit = 100
+	}
+	msgs, err := s.store.History(ctx, store.HistoryQuery{StreamID: streamID, After: after, Before: before, Limit: limit, Newest: after == 0})
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	return msgs, nil
+}
+
+// Range returns stored messages with after < seq <= upTo, oldest first, at
+// most limit. It checks no access: it serves recovery after Follow.
+func (s *Service) Range(ctx context.Context, streamID string, after, upTo int64, limit int) ([]*models.Message, error) {
+	msgs, err := s.store.History(ctx, store.HistoryQuery{StreamID: streamID, After: after, Before: upTo + 1, Limit: limit})
+	if err != nil {
+		return nil, fmt.Errorf("recover: %w", err)
+	}
+	return msgs, nil
+}
