@@ -36,8 +36,10 @@ type conn struct {
 	cancel   context.CancelFunc
 	lastSeen atomic.Int64 // unix nanoseconds of the last frame read
 
-	closeOnce sync.Once
-	authed    atomic.Bool
+	closeOnce   sync.Once
+	closeCode   websocket.StatusCode // guarded by mu
+	closeReason string               // guarded by mu
+	authed      atomic.Bool
 
 	// Set by auth, then read only by the reader goroutine.
 	user      *models.User
@@ -105,8 +107,10 @@ func (c *conn) Deliver(_ string, frame []byte) error {
 	return err
 }
 
-// close ends the connection once: it drops every subscription, stops the
-// writer and sends the close frame. It never blocks the caller.
+// close ends the connection once: it drops every subscription and has
+// the writer send what is already queued (an auth_error, say), then the
+// close frame. A slow consumer's queue is dropped instead. It never
+// blocks the caller.
 func (c *conn) close(code websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
@@ -119,32 +123,45 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 		for _, s := range c.control {
 			s.Cancel()
 		}
+		c.closeCode, c.closeReason = code, reason
 		c.mu.Unlock()
-		if code == websocket.StatusNormalClosure {
-			// The reader ended: let the writer send what is queued.
-			c.q.Close(nil)
+		if code == statusSlowConsumer {
+			c.q.Close(broker.ErrSlowConsumer)
 		} else {
-			c.q.Close(errClosing)
+			c.q.Close(nil)
 		}
-		go func() {
-			_ = c.ws.Close(code, reason)
+		// A peer that does not read cannot hold the writer for ever.
+		time.AfterFunc(closeGrace, func() {
 			c.cancel()
-		}()
+			_ = c.ws.CloseNow()
+		})
 	})
 }
 
-var errClosing = errors.New("connection closing")
+// closeGrace bounds how long a closing connection may take to flush.
+const closeGrace = 5 * time.Second
 
+// writeLoop owns the socket's writes: it drains the queue in batches and,
+// once the queue is closed, sends the close frame.
 func (c *conn) writeLoop() {
+	defer c.cancel()
 	buf := make([][]byte, 0, 16)
 	for {
 		frames, err := c.q.Pop(c.ctx, buf[:0], 16)
 		if err != nil {
+			code, reason := statusSlowConsumer, "slow consumer"
+			if !errors.Is(err, broker.ErrSlowConsumer) {
+				c.mu.Lock()
+				code, reason = c.closeCode, c.closeReason
+				c.mu.Unlock()
+			}
+			_ = c.ws.Close(code, reason)
 			return
 		}
 		for _, f := range frames {
 			if err := c.ws.Write(c.ctx, websocket.MessageText, f); err != nil {
 				c.close(websocket.StatusInternalError, "write failed")
+				_ = c.ws.CloseNow()
 				return
 			}
 		}

@@ -101,13 +101,22 @@ func (c *conn) authenticate(data []byte) bool {
 
 // snapshot gathers what ready carries.
 func (c *conn) snapshot(ctx context.Context, user *models.User) (*readyFrame, error) {
-	cs, err := c.g.svc.Circles.ForUser(ctx, user.ID)
+	svc := c.g.svc
+	cs, err := svc.Circles.ForUser(ctx, user.ID)
 	if err != nil {
 		return nil, err
 	}
-	dms, err := c.g.svc.Streams.DMsOf(ctx, user.ID)
+	dms, err := svc.Streams.DMsOf(ctx, user.ID)
 	if err != nil {
 		return nil, err
+	}
+	for _, c := range cs {
+		for i := range c.Streams {
+			svc.Streams.Current(&c.Streams[i])
+		}
+	}
+	for _, dm := range dms {
+		svc.Streams.Current(dm)
 	}
 	if cs == nil {
 		cs = []*models.Circle{}

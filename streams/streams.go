@@ -224,6 +224,28 @@ func (s *Service) access(ctx context.Context, userID, streamID string) (*state, 
 	return st, nil
 }
 
+// Current raises st.LastSeq to the seq the service has published, which
+// may be ahead of the stored last_seq for a moment after each batch.
+func (s *Service) Current(st *models.Stream) {
+	s.mu.Lock()
+	state := s.states[st.ID]
+	s.mu.Unlock()
+	if state == nil {
+		return
+	}
+	select {
+	case <-state.ready:
+	default:
+		return
+	}
+	if state.err != nil {
+		return
+	}
+	state.mu.Lock()
+	st.LastSeq = max(st.LastSeq, state.lastSeq)
+	state.mu.Unlock()
+}
+
 // CreateChannel adds a channel to a circle; only the circle's owner may.
 func (s *Service) CreateChannel(ctx context.Context, userID, circleID, name string) (*models.Stream, error) {
 	name, ok := validName(name)
