@@ -102,17 +102,17 @@ type Subscription struct {
 // slightly inconsistent with each other.
 type Stats struct {
 	// Topics is the current number of topics with at least one subscriber.
-	Topics int
+	Topics int `json:"topics"`
 	// Subscribers is the current number of live subscriptions.
-	Subscribers int
+	Subscribers int `json:"subscribers"`
 	// Published counts Publish calls, including those that reached nobody.
-	Published uint64
+	Published uint64 `json:"published"`
 	// Delivered counts payloads accepted by subscribers.
-	Delivered uint64
+	Delivered uint64 `json:"delivered"`
 	// Dropped counts payloads refused by subscribers, whatever the error.
-	Dropped uint64
+	Dropped uint64 `json:"dropped"`
 	// SlowConsumers counts Deliver calls that returned ErrSlowConsumer.
-	SlowConsumers uint64
+	SlowConsumers uint64 `json:"slow_consumers"`
 }
 
 // New returns a Broker configured by cfg.

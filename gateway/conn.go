@@ -84,6 +84,9 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.readLoop()
 	c.close(websocket.StatusNormalClosure, "")
 	<-writerDone
+	if c.authed.Load() {
+		g.authed.Add(-1)
+	}
 	if c.user != nil {
 		g.log.Info("connection closed", "user", c.user.Username, "duration", time.Since(started).Round(time.Millisecond))
 	}

@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oshichat/oshi/auth"
@@ -102,6 +104,9 @@ type Gateway struct {
 
 	stop chan struct{}
 	done chan struct{} // heartbeat loop ended
+
+	started time.Time
+	authed  atomic.Int64 // authenticated connections
 }
 
 // New returns a Gateway and starts its heartbeat loop; Close stops both.
@@ -115,6 +120,8 @@ func New(cfg Config, svc Services) *Gateway {
 		conns: make(map[*conn]struct{}),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
+
+		started: time.Now(),
 	}
 	g.handshake = encode(handshakeFrame{
 		Cmd: "handshake",
@@ -136,6 +143,7 @@ func New(cfg Config, svc Services) *Gateway {
 	g.mux.HandleFunc("POST /api/logout", g.logout)
 	g.mux.HandleFunc("GET /healthz", g.healthz)
 	g.mux.HandleFunc("GET /readyz", g.readyz)
+	g.mux.HandleFunc("GET /api/stats", g.stats)
 	g.mux.HandleFunc("GET /ws", g.serveWS)
 	go g.heartbeat()
 	return g
@@ -349,4 +357,40 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// Stats is the body of GET /api/stats: a snapshot for people and tools
+// without a metrics system.
+type Stats struct {
+	UptimeSeconds  float64      `json:"uptime_seconds"`
+	Connections    int          `json:"connections"`
+	Authenticated  int64        `json:"authenticated"`
+	Goroutines     int          `json:"goroutines"`
+	HeapInuseBytes uint64       `json:"heap_inuse_bytes"`
+	StackBytes     uint64       `json:"stack_inuse_bytes"`
+	SysBytes       uint64       `json:"sys_bytes"`
+	Broker         broker.Stats `json:"broker"`
+}
+
+// stats answers GET /api/stats. With ?gc=1 it collects garbage first, so
+// memory figures measure what is live (the bench tool's conns scenario).
+func (g *Gateway) stats(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("gc") == "1" {
+		runtime.GC()
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	g.mu.Lock()
+	n := len(g.conns)
+	g.mu.Unlock()
+	writeJSON(w, http.StatusOK, Stats{
+		UptimeSeconds:  time.Since(g.started).Seconds(),
+		Connections:    n,
+		Authenticated:  g.authed.Load(),
+		Goroutines:     runtime.NumGoroutine(),
+		HeapInuseBytes: ms.HeapInuse,
+		StackBytes:     ms.StackInuse,
+		SysBytes:       ms.Sys,
+		Broker:         g.svc.Broker.Stats(),
+	})
 }

@@ -94,6 +94,7 @@ func (c *conn) authenticate(data []byte) bool {
 		return refuse(req.Ref, CodeUnavailable, "server is shutting down")
 	}
 	c.authed.Store(true)
+	c.g.authed.Add(1)
 	c.reply(ready)
 	c.g.log.Info("connection authenticated", "user", user.Username)
 	return true
