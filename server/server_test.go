@@ -130,7 +130,14 @@ func TestCollections(t *testing.T) {
 	m := find(store.MembersCollection, bson.D{{Key: "circle_id", Value: circle.ID}, {Key: "user_id", Value: bob.User.ID}})
 	has("members", m, map[string]any{"roles": nil, "joined_at": nil})
 
-	st := find(store.StreamsCollection, bson.D{{Key: "_id", Value: circle.Streams[0].ID}})
+	// last_seq is written when the committer goes idle, just after the ack.
+	var st bson.M
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		st = find(store.StreamsCollection, bson.D{{Key: "_id", Value: circle.Streams[0].ID}})
+		if st["last_seq"] == int64(1) || time.Now().After(deadline) {
+			break
+		}
+	}
 	has("streams", st, map[string]any{"kind": "channel", "circle_id": circle.ID, "name": "general", "last_seq": int64(1)})
 
 	d := find(store.StreamsCollection, bson.D{{Key: "_id", Value: dm.ID}})

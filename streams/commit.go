@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/oshichat/oshi/models"
@@ -96,18 +97,27 @@ func (s *Service) validate(content, nonce string) error {
 func (s *Service) commitLoop() {
 	defer close(s.done)
 	batch := make([]*post, 0, s.cfg.MaxBatch)
+	lastFlush := time.Now()
 	for {
 		var p *post
 		select {
 		case p = <-s.posts:
-		case <-s.stop:
-			// Store what was accepted before the stop, then quit.
-			for {
-				select {
-				case p := <-s.posts:
-					s.commit(append(batch[:0], p))
-				default:
-					return
+		default:
+			// Idle: record the streams' last_seq, then wait.
+			s.flushSeqs()
+			lastFlush = time.Now()
+			select {
+			case p = <-s.posts:
+			case <-s.stop:
+				// Store what was accepted before the stop, then quit.
+				for {
+					select {
+					case p := <-s.posts:
+						s.commit(append(batch[:0], p))
+					default:
+						s.flushSeqs()
+						return
+					}
 				}
 			}
 		}
@@ -122,7 +132,29 @@ func (s *Service) commitLoop() {
 			}
 		}
 		s.commit(batch)
+		if time.Since(lastFlush) > seqFlushInterval {
+			s.flushSeqs()
+			lastFlush = time.Now()
+		}
 	}
+}
+
+// seqFlushInterval bounds how stale streams.last_seq gets under sustained
+// load; when the committer is idle it is written at once.
+const seqFlushInterval = time.Second
+
+// flushSeqs writes the streams' new last_seq in one bulk update. last_seq
+// is a convenience copy: the messages are the truth, and loading a stream
+// repairs a stale value, so a failure here is only logged.
+func (s *Service) flushSeqs() {
+	if len(s.dirty) == 0 {
+		return
+	}
+	if err := s.store.SetLastSeq(context.Background(), s.dirty); err != nil {
+		s.log.Warn("update last_seq", "err", err)
+		return
+	}
+	clear(s.dirty)
 }
 
 // maxConflicts bounds retries after a seq conflict, which only another
@@ -154,7 +186,7 @@ func (s *Service) commit(batch []*post) {
 			msgs[i] = p.msg
 		}
 		n, err := s.store.InsertMessages(ctx, msgs)
-		s.publish(ctx, batch[:n])
+		s.publish(batch[:n])
 		if err == nil {
 			return
 		}
@@ -185,24 +217,15 @@ func (s *Service) commit(batch []*post) {
 	}
 }
 
-// publish hands stored posts to OnStored in order, answers their senders
-// and records the streams' new last_seq.
-func (s *Service) publish(ctx context.Context, stored []*post) {
-	if len(stored) == 0 {
-		return
-	}
-	seqs := make(map[string]int64, 4)
+// publish hands stored posts to OnStored in order and answers their
+// senders; flushSeqs later records the streams' new last_seq.
+func (s *Service) publish(stored []*post) {
 	for _, p := range stored {
 		p.st.mu.Lock()
 		p.st.lastSeq = p.msg.Seq
 		s.cfg.OnStored(p.msg)
 		p.st.mu.Unlock()
-		seqs[p.msg.StreamID] = p.msg.Seq
+		s.dirty[p.msg.StreamID] = p.msg.Seq
 		p.done(p.msg, nil)
-	}
-	// last_seq only lags on failure; loading a stream repairs it from the
-	// messages themselves.
-	if err := s.store.SetLastSeq(ctx, seqs); err != nil {
-		s.log.Warn("update last_seq", "err", err)
 	}
 }

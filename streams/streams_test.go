@@ -142,9 +142,15 @@ func TestSeqsGapFreeUnderConcurrency(t *testing.T) {
 		if len(stored) != len(got) {
 			t.Fatalf("stream %s: %d stored, %d published", id, len(stored), len(got))
 		}
-		s, err := st.Stream(ctx, id)
-		if err != nil || s.LastSeq != int64(len(got)) {
-			t.Fatalf("stream %s last_seq = %d, %v; want %d", id, s.LastSeq, err, len(got))
+		// last_seq is written when the committer goes idle.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			s, err := st.Stream(ctx, id)
+			if err == nil && s.LastSeq == int64(len(got)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("stream %s last_seq = %d, %v; want %d", id, s.LastSeq, err, len(got))
+			}
 		}
 		total += len(got)
 	}
