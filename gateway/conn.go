@@ -40,6 +40,7 @@ type conn struct {
 	closeCode   websocket.StatusCode // guarded by mu
 	closeReason string               // guarded by mu
 	authed      atomic.Bool
+	batch       atomic.Bool // the client accepts several frames per message
 
 	// Set by auth, then read only by the reader goroutine.
 	user      *models.User
@@ -148,9 +149,10 @@ const closeGrace = 5 * time.Second
 // once the queue is closed, sends the close frame.
 func (c *conn) writeLoop() {
 	defer c.cancel()
-	buf := make([][]byte, 0, 16)
+	var frames [][]byte
 	for {
-		frames, err := c.q.Pop(c.ctx, buf[:0], 16)
+		var err error
+		frames, err = c.q.Pop(c.ctx, frames[:0], maxBatchFrames)
 		if err != nil {
 			code, reason := statusSlowConsumer, "slow consumer"
 			if !errors.Is(err, broker.ErrSlowConsumer) {
@@ -161,15 +163,52 @@ func (c *conn) writeLoop() {
 			_ = c.ws.Close(code, reason)
 			return
 		}
-		for _, f := range frames {
-			if err := c.ws.Write(c.ctx, websocket.MessageText, f); err != nil {
-				c.close(websocket.StatusInternalError, "write failed")
-				_ = c.ws.CloseNow()
-				return
-			}
+		if err := c.write(frames); err != nil {
+			c.close(websocket.StatusInternalError, "write failed")
+			_ = c.ws.CloseNow()
+			return
 		}
 		clear(frames)
+		if cap(frames) > maxBatchFrames {
+			frames = nil // give back what a burst grew
+		}
 	}
+}
+
+// maxBatchFrames bounds the frames taken from the queue, and so joined
+// into one message, at a time.
+const maxBatchFrames = 64
+
+// batchPool holds buffers for joining frames; pooled rather than kept per
+// connection so an idle connection holds none.
+var batchPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// write sends frames: one WebSocket message each, or, when the client
+// asked for batching, one message with the frames separated by newlines.
+// Each message is one write to the socket.
+func (c *conn) write(frames [][]byte) error {
+	if len(frames) == 1 || !c.batch.Load() {
+		for _, f := range frames {
+			if err := c.ws.Write(c.ctx, websocket.MessageText, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	bp := batchPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for i, f := range frames {
+		if i > 0 {
+			buf = append(buf, '\n')
+		}
+		buf = append(buf, f...)
+	}
+	err := c.ws.Write(c.ctx, websocket.MessageText, buf)
+	if cap(buf) <= 256<<10 {
+		*bp = buf
+		batchPool.Put(bp)
+	}
+	return err
 }
 
 func (c *conn) readLoop() {

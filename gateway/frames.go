@@ -23,6 +23,7 @@ type request struct {
 	Token    string `json:"token,omitempty"`
 	Username string `json:"username,omitempty"`
 	Password string `json:"password,omitempty"`
+	Batch    bool   `json:"batch,omitempty"`
 
 	Name       string `json:"name,omitempty"`
 	Visibility string `json:"visibility,omitempty"`

@@ -90,6 +90,7 @@ func (c *conn) authenticate(data []byte) bool {
 	}
 	ready.header = header{Cmd: "ready", Ref: req.Ref}
 	c.user, c.tokenHash = user, hash
+	c.batch.Store(req.Batch)
 	if err := c.follow(ready.Circles); err != nil {
 		return refuse(req.Ref, CodeUnavailable, "server is shutting down")
 	}
