@@ -247,6 +247,8 @@ type streamSub struct {
 	c        *conn
 	circleID string
 	sub      *broker.Subscription
+	unfollow func()
+	stopOnce sync.Once
 
 	recovering atomic.Bool
 	mu         sync.Mutex
@@ -272,6 +274,18 @@ func (s *streamSub) Deliver(_ string, frame []byte) error {
 		s.mu.Unlock()
 	}
 	return s.c.Deliver("", frame)
+}
+
+// stop ends the subscription; it may be called more than once.
+func (s *streamSub) stop() {
+	s.stopOnce.Do(func() {
+		if s.sub != nil {
+			s.sub.Cancel()
+		}
+		if s.unfollow != nil {
+			s.unfollow()
+		}
+	})
 }
 
 // release sends the held live events and switches to direct delivery.
@@ -315,11 +329,12 @@ func (c *conn) cmdSubscribe(ctx context.Context, req *request) error {
 		last   int64
 		subErr error
 	)
-	err = c.g.svc.Streams.Follow(ctx, st.ID, func(lastSeq int64) {
+	sub.unfollow, err = c.g.svc.Streams.Follow(ctx, st.ID, func(lastSeq int64) {
 		last = lastSeq
 		sub.sub, subErr = c.g.svc.Broker.Subscribe(streamTopic(st.ID), sub)
 	})
-	if err == nil {
+	if err == nil && subErr != nil {
+		sub.stop()
 		err = subErr
 	}
 	if err != nil {
@@ -328,6 +343,11 @@ func (c *conn) cmdSubscribe(ctx context.Context, req *request) error {
 	c.mu.Lock()
 	c.streams[st.ID] = sub
 	c.mu.Unlock()
+	if c.q.Err() != nil {
+		// The connection closed meanwhile and did not see this one.
+		c.dropStream(st.ID)
+		return nil
+	}
 	c.reply(struct {
 		header
 		Stream string `json:"stream"`
@@ -381,7 +401,7 @@ func (c *conn) dropStream(id string) bool {
 	if s == nil {
 		return false
 	}
-	s.sub.Cancel()
+	s.stop()
 	delete(c.streams, id)
 	return true
 }

@@ -119,7 +119,7 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
 		c.mu.Lock()
 		for _, s := range c.streams {
-			s.sub.Cancel()
+			s.stop()
 		}
 		for _, s := range c.circles {
 			s.Cancel()

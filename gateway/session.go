@@ -180,7 +180,7 @@ func (c *conn) leaveCircle(circleID string) {
 	}
 	for id, s := range c.streams {
 		if s.circleID == circleID {
-			s.sub.Cancel()
+			s.stop()
 			delete(c.streams, id)
 		}
 	}

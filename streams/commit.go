@@ -176,7 +176,7 @@ func (s *Service) commit(batch []*post) {
 			seq, ok := next[p.st]
 			if !ok {
 				p.st.mu.Lock()
-				seq = p.st.lastSeq
+				seq = p.st.stored
 				p.st.mu.Unlock()
 			}
 			seq++
@@ -207,7 +207,7 @@ func (s *Service) commit(batch []*post) {
 			conflicts++
 			if maxSeq, err := s.store.MaxSeq(ctx, failed.msg.StreamID); err == nil {
 				failed.st.mu.Lock()
-				failed.st.lastSeq = max(failed.st.lastSeq, maxSeq)
+				failed.st.stored = max(failed.st.stored, maxSeq)
 				failed.st.mu.Unlock()
 			}
 			batch = append([]*post{failed}, batch...)
@@ -217,13 +217,16 @@ func (s *Service) commit(batch []*post) {
 	}
 }
 
-// publish hands stored posts to OnStored in order and answers their
-// senders; flushSeqs later records the streams' new last_seq.
+// publish hands stored posts to the other nodes and to OnStored, in order,
+// and answers their senders; flushSeqs later records the streams' new
+// last_seq.
 func (s *Service) publish(stored []*post) {
 	for _, p := range stored {
+		if s.cfg.Cluster != nil {
+			s.cfg.Cluster.PublishMessage(p.msg)
+		}
 		p.st.mu.Lock()
-		p.st.lastSeq = p.msg.Seq
-		s.cfg.OnStored(p.msg)
+		s.deliverLocked(p.st, p.msg)
 		p.st.mu.Unlock()
 		s.dirty[p.msg.StreamID] = p.msg.Seq
 		p.done(p.msg, nil)

@@ -40,6 +40,17 @@ type Circles interface {
 	IsMember(ctx context.Context, circleID, userID string) (bool, error)
 }
 
+// Cluster is how a Service exchanges stored messages with other nodes
+// (package cluster implements it over NATS).
+type Cluster interface {
+	// PublishMessage tells the other nodes that m was stored.
+	PublishMessage(m *models.Message)
+	// SubscribeStream delivers messages other nodes store in a stream
+	// until the returned function is called. It returns once no later
+	// publication can be missed.
+	SubscribeStream(streamID string, fn func(*models.Message)) (func(), error)
+}
+
 // Config configures a Service.
 type Config struct {
 	// MaxMessageLength is the longest content in characters; 0 means 4000.
@@ -50,9 +61,12 @@ type Config struct {
 	// QueueLength is how many posts may wait for the committer; 0 means 4096.
 	QueueLength int
 	// OnStored is called with every stored message, in seq order per
-	// stream, from the committer goroutine while the stream's order is
-	// held (see Follow). It must not block.
+	// stream, exactly once, while the stream's order is held (see Follow).
+	// It must not block.
 	OnStored func(msg *models.Message)
+	// Cluster, when set, shares stored messages with other nodes and
+	// brings theirs; nil means this node is alone.
+	Cluster Cluster
 	// Logger receives errors the caller cannot see; nil discards them.
 	Logger *slog.Logger
 }
@@ -75,16 +89,24 @@ type Service struct {
 	done     chan struct{}
 }
 
-// state is a loaded stream. lastSeq is the newest stored and published
-// seq; mu is held while a message is handed to OnStored and while a
-// follower joins, which is what makes Follow exact.
+// state is a loaded stream. mu is held while a message is handed to
+// OnStored and while a follower joins, which is what makes Follow exact.
 type state struct {
 	ready  chan struct{}
 	err    error
 	stream *models.Stream
 
-	mu      sync.Mutex
-	lastSeq int64
+	mu       sync.Mutex
+	lastSeq  int64                     // newest seq handed to OnStored; all before it were too
+	stored   int64                     // newest seq known stored, by any node (>= lastSeq)
+	held     map[int64]*models.Message // stored elsewhere, waiting for an earlier seq
+	gapTimer *time.Timer
+
+	// Cluster interest: the first local follower subscribes to the other
+	// nodes' news of this stream, the last one unsubscribes.
+	followMu  sync.Mutex
+	followers int
+	unfollow  func()
 }
 
 // NewService starts a Service and its committer. Close stops it.
@@ -187,6 +209,7 @@ func (s *Service) fill(ctx context.Context, st *state, id string) error {
 	}
 	st.stream = stream
 	st.lastSeq = max(stream.LastSeq, maxSeq)
+	st.stored = st.lastSeq
 	return nil
 }
 
@@ -361,22 +384,6 @@ func peerOf(dm *models.Stream, userID string) string {
 		}
 	}
 	return userID
-}
-
-// Follow runs fn with the stream's order held and the seq of the newest
-// message published so far. Every message with a higher seq reaches
-// OnStored after fn returns, so a subscription made inside fn misses
-// nothing and a read of seqs up to lastSeq duplicates nothing. fn must not
-// block. The caller must have checked access.
-func (s *Service) Follow(ctx context.Context, streamID string, fn func(lastSeq int64)) error {
-	st, err := s.load(ctx, streamID)
-	if err != nil {
-		return err
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	fn(st.lastSeq)
-	return nil
 }
 
 // History returns up to limit messages of a stream the user may read,
