@@ -315,6 +315,12 @@ func (s *Service) memberSet(ctx context.Context, circleID string) (*memberSet, e
 	return set, nil
 }
 
+// Observe records a membership change another node made, so this node's
+// answers stay true.
+func (s *Service) Observe(circleID, userID string, member bool) {
+	s.remember(circleID, userID, member)
+}
+
 // remember updates a loaded member set after a write; an unloaded one is
 // read from the store, with the write, when first needed.
 func (s *Service) remember(circleID, userID string, member bool) {

@@ -128,7 +128,8 @@ func (c *conn) cmdCircleJoin(ctx context.Context, req *request) error {
 	}
 	// Tell the members first, then listen: the joiner does not hear of
 	// itself.
-	c.g.svc.Broker.Publish(circleTopic(circle.ID), encode(memberEvent{Cmd: "member_join", Circle: circle.ID, User: c.user.Ref()}))
+	c.g.membership(circle.ID, c.user.ID, true)
+	c.g.publish(circleTopic(circle.ID), encode(memberEvent{Cmd: "member_join", Circle: circle.ID, User: c.user.Ref()}))
 	c.joinCircle(circle.ID)
 	c.reply(circleReply{hdr(req), circle})
 	return nil
@@ -144,9 +145,10 @@ func (c *conn) cmdCircleLeave(ctx context.Context, req *request) error {
 	}
 	// Every connection of the user drops the circle's streams, then the
 	// remaining members hear of it.
-	c.g.svc.Broker.Publish(userTopic(c.user.ID), []byte(circle.ID))
+	c.g.membership(circle.ID, c.user.ID, false)
+	c.g.publish(userTopic(c.user.ID), []byte(circle.ID))
 	c.leaveCircle(circle.ID)
-	c.g.svc.Broker.Publish(circleTopic(circle.ID), encode(memberEvent{Cmd: "member_leave", Circle: circle.ID, User: c.user.Ref()}))
+	c.g.publish(circleTopic(circle.ID), encode(memberEvent{Cmd: "member_leave", Circle: circle.ID, User: c.user.Ref()}))
 	c.reply(struct {
 		header
 		Circle string `json:"circle"`
@@ -183,7 +185,7 @@ func (c *conn) cmdStreamCreate(ctx context.Context, req *request) error {
 	if err != nil {
 		return err
 	}
-	c.g.svc.Broker.Publish(circleTopic(st.CircleID), encode(streamEvent{Cmd: "stream_create", Circle: st.CircleID, Stream: st}))
+	c.g.publish(circleTopic(st.CircleID), encode(streamEvent{Cmd: "stream_create", Circle: st.CircleID, Stream: st}))
 	c.reply(streamReply{hdr(req), st})
 	return nil
 }

@@ -79,6 +79,7 @@ const (
 	CodeNotSubscribed      = "not_subscribed"
 	CodeTooManySubs        = "too_many_subscriptions"
 	CodeStoreUnavailable   = "store_unavailable"
+	CodeContention         = "contention"
 	CodeUnavailable        = "unavailable"
 	CodeInternal           = "internal"
 )
@@ -117,6 +118,7 @@ var errorCodes = []struct {
 	{streams.ErrUserNotFound, CodeUserNotFound},
 	{streams.ErrSelfDM, CodeInvalidUser},
 	{streams.ErrClosed, CodeUnavailable},
+	{streams.ErrContention, CodeContention},
 	{auth.ErrInvalidToken, CodeInvalidToken},
 	{auth.ErrInvalidCredentials, CodeInvalidCredentials},
 	{store.ErrUnavailable, CodeStoreUnavailable},

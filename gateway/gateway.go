@@ -84,6 +84,15 @@ type Services struct {
 	Circles *circles.Service
 	Streams *streams.Service
 	Broker  *broker.Broker
+	// Peers, when set, carries control events to the other nodes of a
+	// cluster; their events come back through Gateway.ReceiveEvent.
+	Peers Peers
+}
+
+// Peers sends control events (joins, leaves, new streams, revoked
+// sessions) to the other nodes; package cluster implements it.
+type Peers interface {
+	PublishEvent(topic string, payload []byte)
 }
 
 // Gateway serves Oshi's HTTP API and WebSocket protocol. It is an
@@ -155,6 +164,44 @@ func Fanout(b *broker.Broker) func(*models.Message) {
 	return func(m *models.Message) {
 		b.Publish(streamTopic(m.StreamID), MessageEvent(m))
 	}
+}
+
+// publish sends a control event to this node's subscribers and to the
+// other nodes.
+func (g *Gateway) publish(topic string, payload []byte) {
+	g.svc.Broker.Publish(topic, payload)
+	if g.svc.Peers != nil {
+		g.svc.Peers.PublishEvent(topic, payload)
+	}
+}
+
+// membersTopic carries membership changes between nodes, so each node's
+// membership cache stays true. Its payload is "<circle> <user> <0|1>".
+const membersTopic = "members"
+
+// membership tells the other nodes that a user joined or left a circle.
+func (g *Gateway) membership(circleID, userID string, member bool) {
+	if g.svc.Peers == nil {
+		return
+	}
+	flag := "0"
+	if member {
+		flag = "1"
+	}
+	g.svc.Peers.PublishEvent(membersTopic, []byte(circleID+" "+userID+" "+flag))
+}
+
+// ReceiveEvent takes a control event from another node and delivers it
+// to this node's subscribers.
+func (g *Gateway) ReceiveEvent(topic string, payload []byte) {
+	if topic == membersTopic {
+		f := strings.Fields(string(payload))
+		if len(f) == 3 {
+			g.svc.Circles.Observe(f[0], f[1], f[2] == "1")
+		}
+		return
+	}
+	g.svc.Broker.Publish(topic, payload)
 }
 
 // ServeHTTP implements http.Handler.
@@ -326,7 +373,7 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err == nil:
 		// Connections opened with this token close at once.
-		g.svc.Broker.Publish(sessionTopic(h), nil)
+		g.publish(sessionTopic(h), nil)
 		w.WriteHeader(http.StatusNoContent)
 	case errors.Is(err, auth.ErrInvalidToken):
 		writeError(w, http.StatusUnauthorized, CodeInvalidToken, err.Error())

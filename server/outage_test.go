@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/oshichat/oshi/client"
 	"github.com/oshichat/oshi/internal/oshitest"
 	"github.com/oshichat/oshi/models"
@@ -90,3 +92,5 @@ func status(t *testing.T, url string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+func closeCode(err error) websocket.StatusCode { return websocket.CloseStatus(err) }

@@ -23,6 +23,7 @@ import (
 	"github.com/oshichat/oshi/auth"
 	"github.com/oshichat/oshi/broker"
 	"github.com/oshichat/oshi/circles"
+	"github.com/oshichat/oshi/cluster"
 	"github.com/oshichat/oshi/gateway"
 	"github.com/oshichat/oshi/store"
 	"github.com/oshichat/oshi/store/embedded"
@@ -47,6 +48,10 @@ type Config struct {
 	HeartbeatInterval time.Duration `env:"OSHI_HEARTBEAT_INTERVAL" envDefault:"25s"`
 	TokenTTL          time.Duration `env:"OSHI_TOKEN_TTL" envDefault:"720h"`
 	LogLevel          string        `env:"OSHI_LOG_LEVEL" envDefault:"info"`
+	// NATSURL, when set, joins the other nodes using the same NATS and
+	// MongoDB (see docs/scaling.md).
+	NATSURL  string `env:"OSHI_NATS_URL"`
+	NodeName string `env:"OSHI_NODE_NAME"`
 
 	// Logger receives the server's logs; nil means a text logger on
 	// standard error at LogLevel.
@@ -153,6 +158,7 @@ type Server struct {
 	circles  *circles.Service
 	streams  *streams.Service
 	gateway  *gateway.Gateway
+	cluster  *cluster.Node
 }
 
 // New connects to the store (starting the embedded one when MongoURI is
@@ -185,11 +191,25 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.closeEmbedded()
 		return nil, err
 	}
+	var (
+		peers   gateway.Peers
+		sharing streams.Cluster
+	)
+	if cfg.NATSURL != "" {
+		node, err := cluster.Connect(cluster.Config{URL: cfg.NATSURL, Name: cfg.NodeName, Logger: s.log})
+		if err != nil {
+			_ = st.Close(ctx)
+			s.closeEmbedded()
+			return nil, err
+		}
+		s.cluster, peers, sharing = node, node, node
+	}
 	s.broker = broker.New(broker.Config{})
 	s.circles = circles.NewService(st)
 	s.streams = streams.NewService(st, s.circles, streams.Config{
 		MaxMessageLength: cfg.MaxMessageLength,
 		OnStored:         gateway.Fanout(s.broker),
+		Cluster:          sharing,
 		Logger:           s.log,
 	})
 	s.gateway = gateway.New(gateway.Config{
@@ -200,7 +220,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		AuthTimeout:       cfg.AuthTimeout,
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		Logger:            s.log,
-	}, gateway.Services{Store: st, Auth: authSvc, Circles: s.circles, Streams: s.streams, Broker: s.broker})
+	}, gateway.Services{Store: st, Auth: authSvc, Circles: s.circles, Streams: s.streams, Broker: s.broker, Peers: peers})
+	if s.cluster != nil {
+		if err := s.cluster.SubscribeEvents(s.gateway.ReceiveEvent); err != nil {
+			_ = s.Shutdown(ctx)
+			return nil, err
+		}
+		s.log.Info("joined cluster", "nats", cfg.NATSURL, "node", cfg.NodeName)
+	}
 	return s, nil
 }
 
@@ -258,6 +285,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	s.broker.Close()
+	if s.cluster != nil {
+		if err := s.cluster.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := s.store.Close(ctx); err != nil {
 		errs = append(errs, err)
 	}

@@ -157,9 +157,11 @@ func (s *Service) flushSeqs() {
 	clear(s.dirty)
 }
 
-// maxConflicts bounds retries after a seq conflict, which only another
-// writer to the same database can cause.
-const maxConflicts = 3
+// maxConflicts bounds retries after seq conflicts in one batch. Only
+// another node writing the same stream causes them, and each conflict
+// means that node stored a message, so the cluster as a whole progresses;
+// the bound only keeps one unlucky batch from retrying for ever.
+const maxConflicts = 64
 
 // commit stores a batch. Seqs are given from each stream's last stored
 // seq; an insert that fails part-way keeps what was written (the insert is
@@ -211,6 +213,8 @@ func (s *Service) commit(batch []*post) {
 				failed.st.mu.Unlock()
 			}
 			batch = append([]*post{failed}, batch...)
+		case errors.Is(ferr, store.ErrNotFound):
+			failed.done(nil, fmt.Errorf("store message: %w: %w", ErrContention, err))
 		default:
 			failed.done(nil, fmt.Errorf("store message: %w", err))
 		}

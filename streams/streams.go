@@ -30,6 +30,7 @@ var (
 	ErrSelfDM         = errors.New("cannot open a DM with yourself")
 	ErrClosed         = errors.New("streams service is closed")
 	ErrBadRange       = errors.New("before, after and limit must not be negative")
+	ErrContention     = errors.New("too many writers raced for this stream's next seq; retry with the same nonce")
 )
 
 // Circles is what Service needs to know about circles.

@@ -180,7 +180,7 @@ func (rep *ChatReport) run(ctx context.Context, cfg ChatConfig) error {
 
 	rep.Acked, rep.Failed = t.acked.Load(), t.failed.Load()
 	if rep.SendSeconds > 0 {
-		rep.OfferedPerSec = float64(rep.Sent) / rep.SendSeconds
+		rep.OfferedPerSec = float64(rep.Sent) / max(rep.SendSeconds, time.Duration(cfg.Duration).Seconds())
 	}
 	if last := t.lastAck.Load(); last > start.UnixNano() {
 		rep.StoredPerSec = float64(rep.Acked) / (float64(last-start.UnixNano()) / 1e9)

@@ -151,7 +151,7 @@ func (rep *FanoutReport) run(ctx context.Context, cfg FanoutConfig) error {
 	rep.Lost = rep.Expected - rep.Delivered
 	rep.OutOfOrder, rep.Gaps = t.outOfOrder.Load(), t.gaps.Load()
 	if rep.SendSeconds > 0 {
-		rep.SentPerSec = float64(sent) / rep.SendSeconds
+		rep.SentPerSec = float64(sent) / max(rep.SendSeconds, time.Duration(cfg.Duration).Seconds())
 	}
 	if last := t.lastEvent.Load(); last > start.UnixNano() {
 		rep.DeliveriesPerSec = float64(rep.Delivered) / (float64(last-start.UnixNano()) / 1e9)

@@ -30,6 +30,15 @@ func (d *Duration) Set(s string) error {
 // MarshalJSON writes the duration as text.
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
 
+// UnmarshalJSON reads a report's duration back.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	return d.Set(s)
+}
+
 // Common are the settings every scenario shares. Zero values mean the
 // defaults given in the comments.
 type Common struct {

@@ -72,11 +72,7 @@ func NewServer(t testing.TB, cfg server.Config) *Server {
 	t.Helper()
 	if cfg.MongoURI == "" && cfg.DataDir == "" {
 		cfg.MongoURI = MongoURI(t)
-		name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
-		if len(name) > 40 {
-			name = name[:40]
-		}
-		cfg.MongoDB = fmt.Sprintf("t%d_%s", dbSeq.Add(1), name)
+		cfg.MongoDB = Database(t)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -85,6 +81,15 @@ func NewServer(t testing.TB, cfg server.Config) *Server {
 	s.start()
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// Database returns a database name no other test uses.
+func Database(t testing.TB) string {
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	return fmt.Sprintf("t%d_%s", dbSeq.Add(1), name)
 }
 
 func (s *Server) start() {
