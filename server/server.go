@@ -159,6 +159,7 @@ type Server struct {
 	streams  *streams.Service
 	gateway  *gateway.Gateway
 	cluster  *cluster.Node
+	auth     *auth.Service
 }
 
 // New connects to the store (starting the embedded one when MongoURI is
@@ -204,6 +205,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.cluster, peers, sharing = node, node, node
 	}
+	s.auth = authSvc
 	s.broker = broker.New(broker.Config{})
 	s.circles = circles.NewService(st)
 	s.streams = streams.NewService(st, s.circles, streams.Config{
@@ -243,6 +245,12 @@ func (s *Server) Broker() *broker.Broker { return s.broker }
 
 // Streams returns the stream service, to post messages from Go.
 func (s *Server) Streams() *streams.Service { return s.streams }
+
+// Circles returns the circle service, to manage circles from Go.
+func (s *Server) Circles() *circles.Service { return s.circles }
+
+// Auth returns the account service, to create users from Go.
+func (s *Server) Auth() *auth.Service { return s.auth }
 
 // Run serves on cfg.Addr until ctx ends, then shuts down within
 // shutdownTimeout.
