@@ -232,3 +232,32 @@ func TestHTTPAPI(t *testing.T) {
 		}
 	}
 }
+
+func TestOriginCheck(t *testing.T) {
+	s := oshitest.NewServer(t, server.Config{AllowedOrigins: []string{"chat.example.com"}})
+	cases := []struct {
+		origin string
+		ok     bool
+	}{
+		{"", true}, // native clients send none
+		{"https://chat.example.com", true},
+		{"https://evil.example.net", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.origin, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			h := http.Header{}
+			if tc.origin != "" {
+				h.Set("Origin", tc.origin)
+			}
+			ws, err := client.DialRaw(ctx, s.WSURL, h)
+			if ws != nil {
+				ws.CloseNow()
+			}
+			if (err == nil) != tc.ok {
+				t.Fatalf("dial with Origin %q: err = %v, want ok = %v", tc.origin, err, tc.ok)
+			}
+		})
+	}
+}

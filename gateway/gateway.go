@@ -43,6 +43,10 @@ type Config struct {
 	// HeartbeatInterval is how often the server pings; a connection silent
 	// for three intervals is closed. 0 means 25s.
 	HeartbeatInterval time.Duration
+	// AllowedOrigins are host patterns (path.Match syntax) of web pages
+	// allowed to connect besides the server's own origin. Requests without
+	// an Origin header (native clients) are always allowed.
+	AllowedOrigins []string
 	// Logger receives connection logs; nil discards them.
 	Logger *slog.Logger
 }

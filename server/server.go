@@ -51,6 +51,10 @@ type Config struct {
 	// NATSURL, when set, joins the other nodes using the same NATS and
 	// MongoDB (see docs/scaling.md).
 	NATSURL  string `env:"OSHI_NATS_URL"`
+	// AllowedOrigins are host patterns (path.Match syntax) of web pages
+	// allowed to open WebSockets besides the server's own origin. Native
+	// clients send no Origin and are always allowed.
+	AllowedOrigins []string `env:"OSHI_ALLOWED_ORIGINS" envSeparator:","`
 	NodeName string `env:"OSHI_NODE_NAME"`
 
 	// Logger receives the server's logs; nil means a text logger on
@@ -221,6 +225,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		QueueBytes:        cfg.QueueBytes,
 		AuthTimeout:       cfg.AuthTimeout,
 		HeartbeatInterval: cfg.HeartbeatInterval,
+		AllowedOrigins:    cfg.AllowedOrigins,
 		Logger:            s.log,
 	}, gateway.Services{Store: st, Auth: authSvc, Circles: s.circles, Streams: s.streams, Broker: s.broker, Peers: peers})
 	if s.cluster != nil {
