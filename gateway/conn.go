@@ -258,10 +258,20 @@ func (c *conn) fail(h header, src string, err error) {
 
 // decode parses a frame; it answers bad_request itself when it cannot.
 func (c *conn) decode(data []byte) (*request, bool) {
+	req, h, err := parseRequest(data)
+	if err != nil {
+		c.fail(h, req.Cmd, err)
+		return nil, false
+	}
+	return req, true
+}
+
+// parseRequest decodes a client frame. On failure it still returns what
+// it could recover of cmd and ref, so the error can be matched to its
+// request.
+func parseRequest(data []byte) (*request, header, error) {
 	var req request
 	if err := json.Unmarshal(data, &req); err != nil {
-		// Recover cmd and ref when only a field was wrong, so the error
-		// can be matched to its request.
 		var h struct {
 			Cmd string          `json:"cmd"`
 			Ref json.RawMessage `json:"ref"`
@@ -270,17 +280,13 @@ func (c *conn) decode(data []byte) (*request, bool) {
 		if !validRef(h.Ref) {
 			h.Ref = nil
 		}
-		c.fail(header{Ref: h.Ref}, h.Cmd, errCode(CodeBadRequest, "malformed frame: "+err.Error()))
-		return nil, false
+		return &request{Cmd: h.Cmd}, header{Ref: h.Ref}, errCode(CodeBadRequest, "malformed frame: "+err.Error())
 	}
 	if !validRef(req.Ref) {
-		req.Ref = nil
-		c.fail(header{}, req.Cmd, errCode(CodeBadRequest, "ref must be a string or a number"))
-		return nil, false
+		return &request{Cmd: req.Cmd}, header{}, errCode(CodeBadRequest, "ref must be a string or a number")
 	}
 	if req.Cmd == "" {
-		c.fail(header{Ref: req.Ref}, "", errCode(CodeBadRequest, "frame has no cmd"))
-		return nil, false
+		return &req, header{Ref: req.Ref}, errCode(CodeBadRequest, "frame has no cmd")
 	}
-	return &req, true
+	return &req, header{Cmd: req.Cmd, Ref: req.Ref}, nil
 }

@@ -47,6 +47,9 @@ func TestFanout(t *testing.T) {
 				t.Errorf("expected %d, delivered %d, lost %d, out of order %d, gaps %d; want 250 delivered in order",
 					rep.Expected, rep.Delivered, rep.Lost, rep.OutOfOrder, rep.Gaps)
 			}
+			if !rep.Drained {
+				t.Error("drain incomplete")
+			}
 			checkLatency(t, "latency", rep.Latency, 250)
 			checkLatency(t, "ack latency", rep.AckLatency, 50)
 			if rep.Disconnects != nil || rep.Broker.Delivered != 250 {
@@ -91,6 +94,9 @@ func TestChat(t *testing.T) {
 	}
 	if rep.StoredPerSec < 30 || rep.StoredPerSec > 70 {
 		t.Errorf("stored %.1f msg/s, want about 50", rep.StoredPerSec)
+	}
+	if !rep.Drained {
+		t.Error("drain incomplete")
 	}
 	checkLatency(t, "ack latency", rep.AckLatency, 50)
 	checkLatency(t, "latency", rep.Latency, 100)

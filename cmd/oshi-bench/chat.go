@@ -59,6 +59,7 @@ type ChatReport struct {
 	Gaps         int64   `json:"gaps"`
 	Latency      Latency `json:"latency"` // publish → each delivery
 	DrainSeconds float64 `json:"drain_s"`
+	Drained      bool    `json:"drained"` // every ack and delivery arrived
 
 	ErrorCodes  map[string]int64 `json:"error_codes,omitempty"`
 	Disconnects map[string]int64 `json:"disconnects,omitempty"`
@@ -172,7 +173,9 @@ func (rep *ChatReport) run(ctx context.Context, cfg ChatConfig) error {
 	rep.SendSeconds = time.Since(start).Seconds()
 	rep.Sent, rep.SendErrors = sent.Load(), sendErrs.Load()
 	drained := time.Now()
-	waitUntil(ctx, time.Duration(cfg.Drain), func() bool {
+	rep.Drained = drain(ctx, time.Duration(cfg.Drain), func() int64 {
+		return t.acked.Load() + t.failed.Load() + t.delivered.Load()
+	}, func() bool {
 		acked := t.acked.Load()
 		return acked+t.failed.Load() >= rep.Sent && t.delivered.Load() >= acked*int64(m)
 	})

@@ -50,6 +50,7 @@ type FanoutReport struct {
 	Gaps             int64   `json:"gaps"`
 	DeliveriesPerSec float64 `json:"deliveries_per_s"`
 	DrainSeconds     float64 `json:"drain_s"`
+	Drained          bool    `json:"drained"` // every ack and delivery arrived
 
 	Latency    Latency `json:"latency"`     // publish → each delivery
 	AckLatency Latency `json:"ack_latency"` // publish → ack
@@ -139,7 +140,9 @@ func (rep *FanoutReport) run(ctx context.Context, cfg FanoutConfig) error {
 	rep.Sent = sent
 	subsN := int64(cfg.Subs)
 	drained := time.Now()
-	waitUntil(ctx, time.Duration(cfg.Drain), func() bool {
+	rep.Drained = drain(ctx, time.Duration(cfg.Drain), func() int64 {
+		return t.acked.Load() + t.failed.Load() + t.delivered.Load()
+	}, func() bool {
 		acked := t.acked.Load()
 		return acked+t.failed.Load() >= sent && t.delivered.Load() >= acked*subsN
 	})

@@ -134,7 +134,7 @@ func commonFlags(fs *flag.FlagSet, c *Common) {
 	fs.Var(&c.Timeout, "timeout", "bound on the whole run")
 	fs.IntVar(&c.Users, "users", c.Users, "most users to register; connections share them")
 	fs.IntVar(&c.Dialers, "dialers", c.Dialers, "connections opened at once")
-	fs.Var(&c.Drain, "drain", "longest wait for outstanding acks and deliveries after sending")
+	fs.Var(&c.Drain, "drain", "after sending, how long to wait for outstanding acks and deliveries without progress")
 	fs.IntVar(&c.Size, "size", c.Size, "message content bytes (the 19-digit send time at least)")
 	fs.BoolVar(&c.Spread, "spread", c.Spread, "spread client source addresses over 127.0.0.2-250 (loopback servers)")
 	fs.BoolVar(&c.Batch, "batch", c.Batch, "ask the server to batch frames (auth batch:true)")
@@ -192,7 +192,7 @@ func (r *FanoutReport) table() []row {
 		row{"setup", fmt.Sprintf("%.1f s", r.SetupSeconds)},
 		row{"sent / acked / failed", fmt.Sprintf("%d / %d / %d  (%.0f msg/s over %.2f s)", r.Sent, r.Acked, r.Failed, r.SentPerSec, r.SendSeconds)},
 		row{"deliveries expected / delivered", fmt.Sprintf("%d / %d", r.Expected, r.Delivered)},
-		row{"lost / out of order / gaps", fmt.Sprintf("%d / %d / %d  (drain %.2f s)", r.Lost, r.OutOfOrder, r.Gaps, r.DrainSeconds)},
+		row{"lost / out of order / gaps", fmt.Sprintf("%d / %d / %d  (drain %.2f s%s)", r.Lost, r.OutOfOrder, r.Gaps, r.DrainSeconds, incomplete(r.Drained))},
 		row{"deliveries/s", fmt.Sprintf("%.0f", r.DeliveriesPerSec)},
 		latencyRow("delivery latency", r.Latency),
 		latencyRow("ack latency", r.AckLatency),
@@ -212,7 +212,7 @@ func (r *ChatReport) table() []row {
 		row{"stored msg/s", fmt.Sprintf("%.0f", r.StoredPerSec)},
 		latencyRow("ack latency", r.AckLatency),
 		row{"deliveries expected / delivered", fmt.Sprintf("%d / %d", r.Expected, r.Delivered)},
-		row{"lost / out of order / gaps", fmt.Sprintf("%d / %d / %d  (drain %.2f s)", r.Lost, r.OutOfOrder, r.Gaps, r.DrainSeconds)},
+		row{"lost / out of order / gaps", fmt.Sprintf("%d / %d / %d  (drain %.2f s%s)", r.Lost, r.OutOfOrder, r.Gaps, r.DrainSeconds, incomplete(r.Drained))},
 		latencyRow("delivery latency", r.Latency),
 		row{"error replies", mapText(r.ErrorCodes)},
 		row{"disconnects", mapText(r.Disconnects)},
@@ -243,6 +243,13 @@ func failureText(r *ConnsReport) string {
 		return ""
 	}
 	return fmt.Sprintf("(%s; first: %s)", mapText(r.FailureKinds), r.FirstFailure)
+}
+
+func incomplete(drained bool) string {
+	if drained {
+		return ""
+	}
+	return ", INCOMPLETE: gave up waiting"
 }
 
 func kib(b int64) string { return fmt.Sprintf("%.1f KiB", float64(b)/1024) }

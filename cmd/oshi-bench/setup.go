@@ -46,7 +46,7 @@ type Common struct {
 	Timeout Duration `json:"timeout"` // bound on the whole run; 2m
 	Users   int      `json:"users"`   // most users registered; connections share them; 100
 	Dialers int      `json:"dialers"` // connections opened at once; 64
-	Drain   Duration `json:"drain"`   // longest wait for acks and deliveries after sending; 3s
+	Drain   Duration `json:"drain"`   // after sending, how long to wait for acks and deliveries without progress; 3s
 	Size    int      `json:"size"`    // message content bytes (at least the 19-digit timestamp)
 	Spread  bool     `json:"spread"`  // spread client source addresses over 127.0.0.2–250
 	Batch   bool     `json:"batch"`   // ask the server to batch frames (auth batch:true)
@@ -245,6 +245,26 @@ func waitUntil(ctx context.Context, limit time.Duration, done func() bool) bool 
 	deadline := time.Now().Add(limit)
 	for !done() {
 		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return done()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return true
+}
+
+// drain waits until done is true, giving up when progress has not moved
+// for idle or ctx ends, and reports whether done became true. A server
+// that fell behind is waited for as long as it catches up.
+func drain(ctx context.Context, idle time.Duration, progress func() int64, done func() bool) bool {
+	last, moved := progress(), time.Now()
+	for !done() {
+		if p := progress(); p != last {
+			last, moved = p, time.Now()
+		} else if time.Since(moved) > idle {
 			return false
 		}
 		select {
