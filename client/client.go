@@ -575,17 +575,24 @@ func (c *Client) Send(ctx context.Context, streamID, content, nonce string) (*mo
 	return r.Message, nil
 }
 
-// HistoryQuery selects messages for History. Zero fields are not sent.
+// HistoryQuery selects messages for History. With After set (0 reads
+// from the start) History returns the first messages after that seq;
+// without it, the newest ones, before Before when that is set. Zero
+// Before and Limit are not sent.
 type HistoryQuery struct {
-	After, Before int64
-	Limit         int
+	After  *int64
+	Before int64
+	Limit  int
 }
+
+// Seq returns a pointer to n, for HistoryQuery.After.
+func Seq(n int64) *int64 { return &n }
 
 // History reads stored messages of a stream, oldest first.
 func (c *Client) History(ctx context.Context, streamID string, q HistoryQuery) ([]*models.Message, error) {
 	frame := map[string]any{"cmd": "history", "stream": streamID}
-	if q.After != 0 {
-		frame["after"] = q.After
+	if q.After != nil {
+		frame["after"] = *q.After
 	}
 	if q.Before != 0 {
 		frame["before"] = q.Before

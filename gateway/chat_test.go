@@ -134,7 +134,7 @@ func TestCircleChat(t *testing.T) {
 	if err != nil || len(page) != 2 || page[0].Seq != 3 || page[1].Seq != 4 {
 		t.Fatalf("history before 5 limit 2 = %v, %v", page, err)
 	}
-	page, err = bc.History(ctx, general, client.HistoryQuery{After: 3})
+	page, err = bc.History(ctx, general, client.HistoryQuery{After: client.Seq(3)})
 	if err != nil || len(page) != 2 || page[0].Seq != 4 {
 		t.Fatalf("history after 3 = %v, %v", page, err)
 	}

@@ -49,6 +49,10 @@ func (c *conn) serve(data []byte) {
 		c.fail(h, req.Cmd, errCode(CodeAlreadyAuthed, "this connection is already authenticated"))
 		return
 	}
+	if c.g.quiesced.Load() {
+		c.fail(h, req.Cmd, errCode(CodeUnavailable, "the server is restarting; retry after reconnecting"))
+		return
+	}
 	fn := commands[req.Cmd]
 	if fn == nil {
 		c.fail(h, req.Cmd, errCode(CodeUnknownCommand, "unknown command "+quote(req.Cmd)))

@@ -35,7 +35,7 @@ type request struct {
 	Nonce      string `json:"nonce,omitempty"`
 	Since      *int64 `json:"since,omitempty"`
 	Before     int64  `json:"before,omitempty"`
-	After      int64  `json:"after,omitempty"`
+	After      *int64 `json:"after,omitempty"`
 	Limit      int    `json:"limit,omitempty"`
 }
 

@@ -118,8 +118,9 @@ type Gateway struct {
 	stop chan struct{}
 	done chan struct{} // heartbeat loop ended
 
-	started time.Time
-	authed  atomic.Int64 // authenticated connections
+	started  time.Time
+	authed   atomic.Int64 // authenticated connections
+	quiesced atomic.Bool  // refusing new commands: shutting down
 }
 
 // New returns a Gateway and starts its heartbeat loop; Close stops both.
@@ -212,6 +213,12 @@ func (g *Gateway) ReceiveEvent(topic string, payload []byte) {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mux.ServeHTTP(w, r)
 }
+
+// Quiesce makes every connection refuse new commands with code
+// "unavailable" while replies already under way still go out. A graceful
+// shutdown quiesces, lets the stream service store what it accepted, then
+// calls Close, so every acknowledgement reaches its client.
+func (g *Gateway) Quiesce() { g.quiesced.Store(true) }
 
 // Close closes every connection with 1012 (service restart) and waits for
 // their goroutines, or for ctx to end.

@@ -116,7 +116,7 @@ func TestClusterFanout(t *testing.T) {
 		}
 		quiet(t, cl, "message_new", 200*time.Millisecond)
 	}
-	hist, err := bob.History(ctx, general, client.HistoryQuery{Limit: 100, After: 2*each - 100})
+	hist, err := bob.History(ctx, general, client.HistoryQuery{Limit: 100, After: client.Seq(2*each - 100)})
 	if err != nil || len(hist) != 100 || hist[99].Seq != 2*each {
 		t.Fatalf("history tail = %d messages, %v", len(hist), err)
 	}

@@ -287,15 +287,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout tim
 	return s.Shutdown(sctx)
 }
 
-// Shutdown closes every connection with 1012, stores the messages already
-// accepted, and releases the store.
+// Shutdown stops taking commands, stores the messages already accepted
+// and sends their acknowledgements, closes every connection with 1012, and
+// releases the store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
-	if err := s.gateway.Close(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("close gateway: %w", err))
-	}
+	s.gateway.Quiesce()
 	if err := s.streams.Close(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	if err := s.gateway.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("close gateway: %w", err))
 	}
 	s.broker.Close()
 	if s.cluster != nil {

@@ -388,11 +388,16 @@ func peerOf(dm *models.Stream, userID string) string {
 }
 
 // History returns up to limit messages of a stream the user may read,
-// oldest first: the first ones after `after` when it is set, otherwise the
-// newest ones before `before` (or the newest of all). Limit is clamped to 1..100; 0 means 50.
-func (s *Service) History(ctx context.Context, userID, streamID string, after, before int64, limit int) ([]*models.Message, error) {
-	if after < 0 || before < 0 || limit < 0 {
+// oldest first: the first ones with seq > *after when after is set (0
+// reads from the start), otherwise the newest ones, before `before` when
+// that is set. Limit is clamped to 1..100; 0 means 50.
+func (s *Service) History(ctx context.Context, userID, streamID string, after *int64, before int64, limit int) ([]*models.Message, error) {
+	if after != nil && *after < 0 || before < 0 || limit < 0 {
 		return nil, ErrBadRange
+	}
+	var from int64
+	if after != nil {
+		from = *after
 	}
 	if _, err := s.access(ctx, userID, streamID); err != nil {
 		return nil, err
@@ -403,7 +408,7 @@ func (s *Service) History(ctx context.Context, userID, streamID string, after, b
 	case limit > 100:
 		limit = 100
 	}
-	msgs, err := s.store.History(ctx, store.HistoryQuery{StreamID: streamID, After: after, Before: before, Limit: limit, Newest: after == 0})
+	msgs, err := s.store.History(ctx, store.HistoryQuery{StreamID: streamID, After: from, Before: before, Limit: limit, Newest: after == nil})
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
