@@ -26,7 +26,7 @@ import (
 // Errors returned by Service. Each maps to one documented error code.
 var (
 	ErrInvalidUsername    = errors.New("username must be 1-32 letters, digits or _")
-	ErrWeakPassword       = errors.New("password must be at least 8 characters")
+	ErrWeakPassword       = errors.New("password must be at least 8 characters and at most 1024 bytes")
 	ErrUsernameTaken      = errors.New("username is taken")
 	ErrInvalidCredentials = errors.New("wrong username or password")
 	ErrInvalidToken       = errors.New("token is invalid or expired")
@@ -54,7 +54,7 @@ func NewService(st store.Store, tokenTTL time.Duration) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{store: st, tokenTTL: tokenTTL, now: time.Now, dummyHash: dummy}, nil
+	return &Service{store: st, tokenTTL: tokenTTL, now: models.Now, dummyHash: dummy}, nil
 }
 
 // Login is a successful registration or login.
@@ -93,7 +93,7 @@ func (s *Service) Register(ctx context.Context, username, password string) (*Log
 		ID:           uuid.Must(uuid.NewV7()).String(),
 		Username:     username,
 		PasswordHash: hash,
-		CreatedAt:    s.now().UTC(),
+		CreatedAt:    s.now(),
 	}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
@@ -143,7 +143,7 @@ func (s *Service) issue(ctx context.Context, u *models.User) (*Login, error) {
 		return nil, fmt.Errorf("issue token: %w", err)
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw)
-	now := s.now().UTC()
+	now := s.now()
 	sess := &models.Session{TokenHash: HashToken(token), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(s.tokenTTL)}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return nil, fmt.Errorf("issue token: %w", err)

@@ -515,7 +515,8 @@ func TestQueueOverflow(t *testing.T) {
 	}{
 		{"fits exactly", 4, []int{2, 2}, []error{nil, nil}},
 		{"overflow once then closed", 4, []int{3, 2, 1, 1}, []error{nil, ErrSlowConsumer, ErrClosed, ErrClosed}},
-		{"single payload too large", 4, []int{5, 1}, []error{ErrSlowConsumer, ErrClosed}},
+		{"large payload into an empty queue", 4, []int{5}, []error{nil}},
+		{"anything after a large payload", 4, []int{5, 1, 1}, []error{nil, ErrSlowConsumer, ErrClosed}},
 		{"empty payloads", 1, []int{0, 0, 1, 1}, []error{nil, nil, nil, ErrSlowConsumer}},
 		{"default 1 MiB", 0, []int{1 << 19, 1 << 19, 1}, []error{nil, nil, ErrSlowConsumer}},
 	}

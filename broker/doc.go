@@ -32,8 +32,9 @@
 //
 // # Slow consumers
 //
-// A Queue holds at most QueueConfig.MaxBytes bytes (1 MiB by default). The
-// Push that would exceed the limit does not block and does not drop
+// A Queue holds at most QueueConfig.MaxBytes bytes (1 MiB by default),
+// except that an empty queue takes one payload of any size. The Push that
+// would exceed the limit does not block and does not drop
 // silently: it closes the queue with ErrSlowConsumer, returns
 // ErrSlowConsumer (once), and the broker counts it in
 // Stats.SlowConsumers. Later pushes return ErrClosed, and the broker cancels

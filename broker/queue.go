@@ -21,7 +21,8 @@ const (
 type QueueConfig struct {
 	// MaxBytes bounds the payload bytes held; 0 (or a negative value) means
 	// 1 MiB. A Deliver/Push that would exceed it closes the queue with
-	// ErrSlowConsumer.
+	// ErrSlowConsumer, unless the queue is empty: one payload of any size
+	// is accepted then.
 	MaxBytes int
 }
 
@@ -74,14 +75,16 @@ func (q *Queue) Deliver(_ string, payload []byte) error {
 // blocking. It returns nil on success; ErrSlowConsumer if payload would take
 // the queue past MaxBytes, in which case the queue is closed with
 // ErrSlowConsumer as its reason (only that one call returns
-// ErrSlowConsumer); or ErrClosed once the queue is closed.
+// ErrSlowConsumer); or ErrClosed once the queue is closed. An empty queue
+// takes one payload of any size: the bound is on what a slow reader lets
+// pile up, not on the size of a single payload.
 func (q *Queue) Push(payload []byte) error {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return ErrClosed
 	}
-	if q.bytes+len(payload) > q.limit {
+	if q.bytes+len(payload) > q.limit && q.n > 0 {
 		q.closeLocked(ErrSlowConsumer)
 		q.mu.Unlock()
 		return ErrSlowConsumer

@@ -13,11 +13,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -29,7 +26,7 @@ import (
 var (
 	ErrNotFound          = errors.New("circle not found")
 	ErrForbidden         = errors.New("not allowed")
-	ErrInvalidName       = errors.New("name must be 1-100 printable characters")
+	ErrInvalidName       = errors.New("name must be 1-100 characters without control characters")
 	ErrInvalidVisibility = errors.New(`visibility must be "public" or "private"`)
 	ErrInvalidInvite     = errors.New("invite code is unknown")
 	ErrAlreadyMember     = errors.New("already a member")
@@ -61,29 +58,14 @@ type memberSet struct {
 
 // NewService returns a Service.
 func NewService(st store.Store) *Service {
-	return &Service{store: st, now: time.Now, members: make(map[string]*memberSet)}
-}
-
-// ValidName trims a circle or stream name and checks it: 1–100 characters,
-// no control characters.
-func ValidName(name string) (string, bool) {
-	name = strings.TrimSpace(name)
-	if name == "" || utf8.RuneCountInString(name) > 100 || !utf8.ValidString(name) {
-		return "", false
-	}
-	for _, r := range name {
-		if unicode.IsControl(r) {
-			return "", false
-		}
-	}
-	return name, true
+	return &Service{store: st, now: models.Now, members: make(map[string]*memberSet)}
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // Create makes a circle owned by owner, with a "general" channel.
 func (s *Service) Create(ctx context.Context, owner *models.User, name string, vis models.Visibility) (*models.Circle, error) {
-	name, ok := ValidName(name)
+	name, ok := models.ValidName(name)
 	if !ok {
 		return nil, ErrInvalidName
 	}
@@ -93,7 +75,7 @@ func (s *Service) Create(ctx context.Context, owner *models.User, name string, v
 	if vis != models.Public && vis != models.Private {
 		return nil, ErrInvalidVisibility
 	}
-	now := s.now().UTC()
+	now := s.now()
 	c := &models.Circle{ID: newID(), Name: name, Visibility: vis, OwnerID: owner.ID, CreatedAt: now}
 	general := &models.Stream{ID: newID(), Kind: models.Channel, CircleID: c.ID, Name: DefaultStream, CreatedAt: now}
 	m := &models.Member{ID: newID(), CircleID: c.ID, UserID: owner.ID, Username: owner.Username, Roles: []string{"owner"}, JoinedAt: now}
@@ -199,7 +181,7 @@ func (s *Service) JoinInvite(ctx context.Context, user *models.User, code string
 }
 
 func (s *Service) join(ctx context.Context, user *models.User, c *models.Circle) (*models.Circle, error) {
-	m := &models.Member{ID: newID(), CircleID: c.ID, UserID: user.ID, Username: user.Username, Roles: []string{}, JoinedAt: s.now().UTC()}
+	m := &models.Member{ID: newID(), CircleID: c.ID, UserID: user.ID, Username: user.Username, Roles: []string{}, JoinedAt: s.now()}
 	if err := s.store.AddMember(ctx, m); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
 			return nil, ErrAlreadyMember
@@ -241,7 +223,7 @@ func (s *Service) CreateInvite(ctx context.Context, userID, circleID string) (*m
 	if _, err := rand.Read(raw); err != nil {
 		return nil, fmt.Errorf("create invite: %w", err)
 	}
-	inv := &models.Invite{Code: base64.RawURLEncoding.EncodeToString(raw), CircleID: circleID, CreatorID: userID, CreatedAt: s.now().UTC()}
+	inv := &models.Invite{Code: base64.RawURLEncoding.EncodeToString(raw), CircleID: circleID, CreatorID: userID, CreatedAt: s.now()}
 	if err := s.store.CreateInvite(ctx, inv); err != nil {
 		return nil, fmt.Errorf("create invite: %w", err)
 	}

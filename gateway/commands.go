@@ -96,6 +96,7 @@ func (c *conn) cmdCircleCreate(ctx context.Context, req *request) error {
 	}
 	c.joinCircle(circle.ID)
 	c.reply(circleReply{hdr(req), circle})
+	c.g.publish(userTopic(c.user.ID), userControl(opJoin, c.id, circle.ID, encode(circleReply{header{Cmd: "circle_create"}, circle})))
 	return nil
 }
 
@@ -136,7 +137,13 @@ func (c *conn) cmdCircleJoin(ctx context.Context, req *request) error {
 	c.g.publish(circleTopic(circle.ID), encode(memberEvent{Cmd: "member_join", Circle: circle.ID, User: c.user.Ref()}))
 	c.joinCircle(circle.ID)
 	c.reply(circleReply{hdr(req), circle})
+	c.g.publish(userTopic(c.user.ID), userControl(opJoin, c.id, circle.ID, encode(circleReply{header{Cmd: "circle_join"}, circle})))
 	return nil
+}
+
+type circleIDFrame struct {
+	header
+	Circle string `json:"circle"`
 }
 
 func (c *conn) cmdCircleLeave(ctx context.Context, req *request) error {
@@ -150,13 +157,10 @@ func (c *conn) cmdCircleLeave(ctx context.Context, req *request) error {
 	// Every connection of the user drops the circle's streams, then the
 	// remaining members hear of it.
 	c.g.membership(circle.ID, c.user.ID, false)
-	c.g.publish(userTopic(c.user.ID), []byte(circle.ID))
 	c.leaveCircle(circle.ID)
+	c.g.publish(userTopic(c.user.ID), userControl(opLeave, c.id, circle.ID, encode(circleIDFrame{header{Cmd: "circle_leave"}, circle.ID})))
 	c.g.publish(circleTopic(circle.ID), encode(memberEvent{Cmd: "member_leave", Circle: circle.ID, User: c.user.Ref()}))
-	c.reply(struct {
-		header
-		Circle string `json:"circle"`
-	}{hdr(req), circle.ID})
+	c.reply(circleIDFrame{hdr(req), circle.ID})
 	return nil
 }
 
@@ -198,11 +202,19 @@ func (c *conn) cmdDMOpen(ctx context.Context, req *request) error {
 	if err := required("user", req.User); err != nil {
 		return err
 	}
-	st, err := c.g.svc.Streams.OpenDM(ctx, c.user, req.User)
+	st, created, err := c.g.svc.Streams.OpenDM(ctx, c.user, req.User)
 	if err != nil {
 		return err
 	}
 	c.reply(streamReply{hdr(req), st})
+	if created {
+		// The peer, and the user's other connections, learn of the new DM.
+		c.g.publish(userTopic(c.user.ID), userControl(opEvent, c.id, "", encode(streamReply{header{Cmd: "dm_open"}, st})))
+		theirs := *st
+		me := c.user.Ref()
+		theirs.Peer = &me
+		c.g.publish(userTopic(st.Peer.ID), userControl(opEvent, 0, "", encode(streamReply{header{Cmd: "dm_open"}, &theirs})))
+	}
 	return nil
 }
 
@@ -361,9 +373,12 @@ func (c *conn) cmdSubscribe(ctx context.Context, req *request) error {
 	}{hdr(req), st.ID, last})
 	if req.Since != nil {
 		if err := c.recover(ctx, st.ID, *req.Since, last); err != nil {
-			// The client cannot trust this subscription: drop it and say so.
+			// The reply is out, so the error cannot answer it: a ref-less
+			// error naming the stream says the subscription was dropped.
 			c.dropStream(st.ID)
-			return err
+			code, msg := classify(err)
+			c.reply(errorFrame{header: header{Cmd: "error"}, Src: req.Cmd, Code: code, Val: msg, Stream: st.ID})
+			return nil
 		}
 	}
 	sub.release()

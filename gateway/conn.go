@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ const (
 // serves commands one at a time; a writer goroutine owns the socket's
 // writes and drains the bounded queue every other goroutine pushes to.
 type conn struct {
+	id       uint64 // random: unique across nodes, for the user topic
 	g        *Gateway
 	ws       *websocket.Conn
 	q        *broker.Queue
@@ -63,6 +65,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(g.cfg.MaxFrameBytes)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
+		id:      rand.Uint64(),
 		g:       g,
 		ws:      ws,
 		q:       broker.NewQueue(broker.QueueConfig{MaxBytes: g.cfg.QueueBytes}),

@@ -51,6 +51,8 @@ type errorFrame struct {
 	Src  string `json:"src"`
 	Code string `json:"code"`
 	Val  string `json:"val"`
+	// Stream names the subscription a ref-less subscribe error ended.
+	Stream string `json:"stream,omitempty"`
 }
 
 // Error codes sent in error and auth_error frames; docs/protocol.md lists
@@ -82,6 +84,12 @@ const (
 	CodeContention         = "contention"
 	CodeUnavailable        = "unavailable"
 	CodeInternal           = "internal"
+
+	// HTTP API only.
+	CodeMalformedBody   = "malformed_body"
+	CodeInvalidUsername = "invalid_username"
+	CodeWeakPassword    = "weak_password"
+	CodeUsernameTaken   = "username_taken"
 )
 
 // codedError carries a protocol error code with its message.
@@ -159,13 +167,16 @@ func validRef(ref json.RawMessage) bool {
 }
 
 // encode marshals a frame. Frames are built from the package's own types,
-// so failure is a programming error.
+// so failure is a programming error. HTML is not escaped: content is data
+// to clients, and escaping would make a frame of "<" six times larger.
 func encode(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		panic("gateway: encode frame: " + err.Error())
 	}
-	return b
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
 }
 
 // Events are encoded once per publish and the same bytes go to every

@@ -145,7 +145,8 @@ func New(cfg Config, svc Services) *Gateway {
 				MaxMessageLength: cfg.MaxMessageLength,
 				MaxFrameBytes:    cfg.MaxFrameBytes,
 				MaxSubscriptions: cfg.MaxSubscriptions,
-				HistoryLimit:     100,
+				HistoryLimit:     streams.MaxHistory,
+				QueueBytes:       cfg.QueueBytes,
 				AuthTimeoutMS:    cfg.AuthTimeout.Milliseconds(),
 			},
 			HeartbeatMS: cfg.HeartbeatInterval.Milliseconds(),
@@ -271,6 +272,9 @@ func (g *Gateway) heartbeat() {
 			g.mu.Unlock()
 			limit := now.Add(-3 * g.cfg.HeartbeatInterval).UnixNano()
 			for _, c := range conns {
+				if !c.authed.Load() {
+					continue // the auth timeout deals with these
+				}
 				if c.lastSeen.Load() < limit {
 					c.close(statusHeartbeat, "heartbeat timeout")
 					continue
@@ -332,7 +336,7 @@ func readCredentials(w http.ResponseWriter, r *http.Request) (credentials, bool)
 		err = json.Unmarshal(body, &c)
 	}
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "malformed_body", "body must be a JSON object with username and password (at most 4 KiB)")
+		writeError(w, http.StatusUnprocessableEntity, CodeMalformedBody, "body must be a JSON object with username and password (at most 4 KiB)")
 		return c, false
 	}
 	return c, true
@@ -348,11 +352,11 @@ func (g *Gateway) register(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		writeJSON(w, http.StatusCreated, login)
 	case errors.Is(err, auth.ErrInvalidUsername):
-		writeError(w, http.StatusBadRequest, "invalid_username", err.Error())
+		writeError(w, http.StatusBadRequest, CodeInvalidUsername, err.Error())
 	case errors.Is(err, auth.ErrWeakPassword):
-		writeError(w, http.StatusBadRequest, "weak_password", err.Error())
+		writeError(w, http.StatusBadRequest, CodeWeakPassword, err.Error())
 	case errors.Is(err, auth.ErrUsernameTaken):
-		writeError(w, http.StatusConflict, "username_taken", err.Error())
+		writeError(w, http.StatusConflict, CodeUsernameTaken, err.Error())
 	default:
 		g.httpFailure(w, "register", err)
 	}

@@ -1,10 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/oshichat/oshi/auth"
 	"github.com/oshichat/oshi/broker"
@@ -23,6 +27,7 @@ type Limits struct {
 	MaxFrameBytes    int64 `json:"max_frame_bytes"`
 	MaxSubscriptions int   `json:"max_subscriptions"`
 	HistoryLimit     int   `json:"history_limit"`
+	QueueBytes       int   `json:"queue_bytes"`
 	AuthTimeoutMS    int64 `json:"auth_timeout_ms"`
 }
 
@@ -48,13 +53,20 @@ type readyFrame struct {
 // connection must end.
 func (c *conn) authenticate(data []byte) bool {
 	refuse := func(ref json.RawMessage, code, msg string) bool {
-		c.reply(errorFrame{header: header{Cmd: "auth_error", Ref: ref}, Code: code, Val: msg})
-		c.close(statusAuthFailed, code)
+		c.reply(errorFrame{header: header{Cmd: "auth_error", Ref: ref}, Src: "auth", Code: code, Val: msg})
+		status := statusAuthFailed
+		if code != CodeAuthRequired && code != CodeInvalidToken && code != CodeInvalidCredentials {
+			status = websocket.StatusTryAgainLater // the server failed, not the credentials
+		}
+		c.close(status, code)
 		return false
 	}
 	var req request
 	if err := json.Unmarshal(data, &req); err != nil || !validRef(req.Ref) {
 		return refuse(nil, CodeAuthRequired, "the first frame must be a well-formed auth command")
+	}
+	if req.Cmd == "pong" {
+		return true // an answer to a ping that crossed the auth frame
 	}
 	if req.Cmd != "auth" {
 		return refuse(req.Ref, CodeAuthRequired, "authenticate first: send auth")
@@ -186,16 +198,53 @@ func (c *conn) leaveCircle(circleID string) {
 	}
 }
 
-// controlSub receives the connection's control topics. They carry no
-// client frames: a publish on the session topic means the token was
-// revoked; on the user topic, a circle id the user left.
+// controlSub receives the connection's control topics. A publish on the
+// session topic means the token was revoked. The user topic keeps all of a
+// user's connections in step; its payload is an op byte, the id of the
+// connection it comes from (which ignores it: it acted already), a space, a
+// circle id, a newline and a frame for the client:
+//
+//	J  the user joined or created the circle: follow its news
+//	L  the user left it: drop its news and streams
+//	E  no circle: just send the frame (a DM opened by someone else)
 type controlSub struct{ c *conn }
 
+// Control ops on the user topic.
+const (
+	opJoin  = 'J'
+	opLeave = 'L'
+	opEvent = 'E'
+)
+
+func userControl(op byte, origin uint64, circleID string, frame []byte) []byte {
+	b := make([]byte, 0, 24+len(circleID)+len(frame))
+	b = append(b, op)
+	b = strconv.AppendUint(b, origin, 16)
+	b = append(append(append(append(b, ' '), circleID...), '\n'), frame...)
+	return b
+}
+
 func (s controlSub) Deliver(topic string, payload []byte) error {
-	if topic == userTopic(s.c.user.ID) {
-		s.c.leaveCircle(string(payload))
+	if topic != userTopic(s.c.user.ID) {
+		s.c.close(statusRevoked, "session revoked")
 		return nil
 	}
-	s.c.close(statusRevoked, "session revoked")
+	if len(payload) == 0 {
+		return nil
+	}
+	origin, rest, _ := bytes.Cut(payload[1:], []byte{' '})
+	if id, err := strconv.ParseUint(string(origin), 16, 64); err == nil && id == s.c.id {
+		return nil
+	}
+	circleID, frame, _ := bytes.Cut(rest, []byte{'\n'})
+	switch payload[0] {
+	case opJoin:
+		s.c.joinCircle(string(circleID))
+	case opLeave:
+		s.c.leaveCircle(string(circleID))
+	}
+	if len(frame) > 0 {
+		s.c.push(frame)
+	}
 	return nil
 }

@@ -1,6 +1,33 @@
 package models
 
-import "time"
+import (
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Now returns the current time in UTC, truncated to the millisecond that
+// MongoDB dates keep, so a document read back equals the one sent live.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// MaxNameLength is the longest circle or stream name, in characters.
+const MaxNameLength = 100
+
+// ValidName trims a circle or stream name and checks it: 1–100
+// characters, valid UTF-8, no control characters (newlines included).
+func ValidName(name string) (string, bool) {
+	name = strings.TrimSpace(name)
+	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxNameLength {
+		return "", false
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return "", false
+		}
+	}
+	return name, true
+}
 
 // Visibility says who may find and join a circle.
 type Visibility string

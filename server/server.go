@@ -50,12 +50,12 @@ type Config struct {
 	LogLevel          string        `env:"OSHI_LOG_LEVEL" envDefault:"info"`
 	// NATSURL, when set, joins the other nodes using the same NATS and
 	// MongoDB (see docs/scaling.md).
-	NATSURL  string `env:"OSHI_NATS_URL"`
+	NATSURL string `env:"OSHI_NATS_URL"`
 	// AllowedOrigins are host patterns (path.Match syntax) of web pages
 	// allowed to open WebSockets besides the server's own origin. Native
 	// clients send no Origin and are always allowed.
 	AllowedOrigins []string `env:"OSHI_ALLOWED_ORIGINS" envSeparator:","`
-	NodeName string `env:"OSHI_NODE_NAME"`
+	NodeName       string   `env:"OSHI_NODE_NAME"`
 
 	// Logger receives the server's logs; nil means a text logger on
 	// standard error at LogLevel.

@@ -171,7 +171,7 @@ func (s *Service) commit(batch []*post) {
 	ctx := context.Background()
 	conflicts := 0
 	for len(batch) > 0 {
-		now := s.now().UTC()
+		now := s.now()
 		next := make(map[*state]int64, 4)
 		msgs := make([]*models.Message, len(batch))
 		for i, p := range batch {

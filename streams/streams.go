@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -17,6 +16,9 @@ import (
 	"github.com/oshichat/oshi/store"
 )
 
+// MaxHistory is the most messages one history read returns.
+const MaxHistory = 100
+
 // Errors returned by Service.
 var (
 	ErrNotFound       = errors.New("stream not found")
@@ -24,8 +26,8 @@ var (
 	ErrEmptyContent   = errors.New("content is empty")
 	ErrTooLong        = errors.New("content is too long")
 	ErrInvalidContent = errors.New("content must be valid UTF-8 without control characters")
-	ErrInvalidNonce   = errors.New("nonce must be 1-64 characters")
-	ErrInvalidName    = errors.New("name must be 1-100 printable characters")
+	ErrInvalidNonce   = errors.New("nonce must be at most 64 bytes of printable text")
+	ErrInvalidName    = errors.New("name must be 1-100 characters without control characters")
 	ErrUserNotFound   = errors.New("user not found")
 	ErrSelfDM         = errors.New("cannot open a DM with yourself")
 	ErrClosed         = errors.New("streams service is closed")
@@ -131,7 +133,7 @@ func NewService(st store.Store, circles Circles, cfg Config) *Service {
 		cfg:     cfg,
 		store:   st,
 		circles: circles,
-		now:     time.Now,
+		now:     models.Now,
 		log:     cfg.Logger,
 		states:  make(map[string]*state),
 		dirty:   make(map[string]int64),
@@ -275,7 +277,7 @@ func (s *Service) Current(st *models.Stream) {
 
 // CreateChannel adds a channel to a circle; only the circle's owner may.
 func (s *Service) CreateChannel(ctx context.Context, userID, circleID, name string) (*models.Stream, error) {
-	name, ok := validName(name)
+	name, ok := models.ValidName(name)
 	if !ok {
 		return nil, ErrInvalidName
 	}
@@ -286,19 +288,11 @@ func (s *Service) CreateChannel(ctx context.Context, userID, circleID, name stri
 	if c.OwnerID != userID {
 		return nil, fmt.Errorf("create stream: only the owner may: %w", ErrForbidden)
 	}
-	st := &models.Stream{ID: newID(), Kind: models.Channel, CircleID: circleID, Name: name, CreatedAt: s.now().UTC()}
+	st := &models.Stream{ID: newID(), Kind: models.Channel, CircleID: circleID, Name: name, CreatedAt: s.now()}
 	if err := s.store.CreateStream(ctx, st); err != nil {
 		return nil, fmt.Errorf("create stream: %w", err)
 	}
 	return st, nil
-}
-
-func validName(name string) (string, bool) {
-	name = strings.TrimSpace(name)
-	if name == "" || utf8.RuneCountInString(name) > 100 || !validText(name) {
-		return "", false
-	}
-	return name, true
 }
 
 // validText rejects invalid UTF-8 and control characters other than
@@ -328,31 +322,35 @@ func DMID(a, b string) string {
 }
 
 // OpenDM returns the DM stream between user and the user named peer,
-// creating it the first time. Peer is filled in.
-func (s *Service) OpenDM(ctx context.Context, user *models.User, peer string) (*models.Stream, error) {
+// creating it the first time (created reports that). Peer is filled in.
+func (s *Service) OpenDM(ctx context.Context, user *models.User, peer string) (dm *models.Stream, created bool, err error) {
 	other, err := s.store.UserByName(ctx, peer)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrUserNotFound
+		return nil, false, ErrUserNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open dm: %w", err)
+		return nil, false, fmt.Errorf("open dm: %w", err)
 	}
 	if other.ID == user.ID {
-		return nil, ErrSelfDM
+		return nil, false, ErrSelfDM
 	}
 	members := []string{user.ID, other.ID}
 	slices.Sort(members)
-	dm := &models.Stream{ID: DMID(user.ID, other.ID), Kind: models.DM, Members: members, CreatedAt: s.now().UTC()}
-	if err := s.store.CreateStream(ctx, dm); err != nil && !errors.Is(err, store.ErrDuplicate) {
-		return nil, fmt.Errorf("open dm: %w", err)
+	dm = &models.Stream{ID: DMID(user.ID, other.ID), Kind: models.DM, Members: members, CreatedAt: s.now()}
+	err = s.store.CreateStream(ctx, dm)
+	switch {
+	case err == nil:
+		created = true
+	case !errors.Is(err, store.ErrDuplicate):
+		return nil, false, fmt.Errorf("open dm: %w", err)
 	}
 	out, err := s.Access(ctx, user.ID, dm.ID)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	ref := other.Ref()
 	out.Peer = &ref
-	return out, nil
+	return out, created, nil
 }
 
 // DMsOf lists the user's DMs, each with Peer filled in.
@@ -390,7 +388,7 @@ func peerOf(dm *models.Stream, userID string) string {
 // History returns up to limit messages of a stream the user may read,
 // oldest first: the first ones with seq > *after when after is set (0
 // reads from the start), otherwise the newest ones, before `before` when
-// that is set. Limit is clamped to 1..100; 0 means 50.
+// that is set. Limit is clamped to 1..MaxHistory; 0 means 50.
 func (s *Service) History(ctx context.Context, userID, streamID string, after *int64, before int64, limit int) ([]*models.Message, error) {
 	if after != nil && *after < 0 || before < 0 || limit < 0 {
 		return nil, ErrBadRange
@@ -405,8 +403,8 @@ func (s *Service) History(ctx context.Context, userID, streamID string, after *i
 	switch {
 	case limit == 0:
 		limit = 50
-	case limit > 100:
-		limit = 100
+	case limit > MaxHistory:
+		limit = MaxHistory
 	}
 	msgs, err := s.store.History(ctx, store.HistoryQuery{StreamID: streamID, After: from, Before: before, Limit: limit, Newest: after == nil})
 	if err != nil {

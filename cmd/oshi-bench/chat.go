@@ -49,7 +49,7 @@ type ChatReport struct {
 	SendErrors    int64   `json:"send_errors"`
 	SendSeconds   float64 `json:"send_s"`
 	OfferedPerSec float64 `json:"offered_per_s"` // sent / send time
-	StoredPerSec  float64 `json:"stored_per_s"`  // acked / (first send → last ack)
+	StoredPerSec  float64 `json:"stored_per_s"`  // acked / (first send → last ack or end of sending)
 	AckLatency    Latency `json:"ack_latency"`
 
 	Expected     int64   `json:"expected"` // acked × members
@@ -185,8 +185,10 @@ func (rep *ChatReport) run(ctx context.Context, cfg ChatConfig) error {
 	if rep.SendSeconds > 0 {
 		rep.OfferedPerSec = float64(rep.Sent) / max(rep.SendSeconds, time.Duration(cfg.Duration).Seconds())
 	}
-	if last := t.lastAck.Load(); last > start.UnixNano() {
-		rep.StoredPerSec = float64(rep.Acked) / (float64(last-start.UnixNano()) / 1e9)
+	// Over the send time at least: acks that stop early must not make a
+	// short, fast-looking window.
+	if elapsed := max(float64(t.lastAck.Load()-start.UnixNano())/1e9, rep.SendSeconds); elapsed > 0 {
+		rep.StoredPerSec = float64(rep.Acked) / elapsed
 	}
 	rep.Expected = rep.Acked * int64(m)
 	rep.Delivered = t.delivered.Load()

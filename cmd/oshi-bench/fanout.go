@@ -156,8 +156,8 @@ func (rep *FanoutReport) run(ctx context.Context, cfg FanoutConfig) error {
 	if rep.SendSeconds > 0 {
 		rep.SentPerSec = float64(sent) / max(rep.SendSeconds, time.Duration(cfg.Duration).Seconds())
 	}
-	if last := t.lastEvent.Load(); last > start.UnixNano() {
-		rep.DeliveriesPerSec = float64(rep.Delivered) / (float64(last-start.UnixNano()) / 1e9)
+	if elapsed := max(float64(t.lastEvent.Load()-start.UnixNano())/1e9, rep.SendSeconds); elapsed > 0 {
+		rep.DeliveriesPerSec = float64(rep.Delivered) / elapsed
 	}
 	rep.Latency, rep.AckLatency = t.lat.summary(), t.ackLat.summary()
 	rep.ErrorCodes, rep.Disconnects = t.snapshot()
