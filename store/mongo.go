@@ -329,19 +329,34 @@ func (m *Mongo) DMsOf(ctx context.Context, userID string) ([]*models.Stream, err
 	return findAll[models.Stream](ctx, m.streams, bson.D{{Key: "kind", Value: models.DM}, {Key: "members", Value: userID}}, opts, "list dms")
 }
 
+// maxUpdatesPerCommand bounds the updates sent in one bulk write: the
+// embedded FerretDB (v1.24, SQLite) holds a pooled connection per update
+// until the command ends and deadlocks once a command has as many
+// updates as its pool has connections (100 did, 10 did not).
+const maxUpdatesPerCommand = 8
+
 // SetLastSeq implements Store.
 func (m *Mongo) SetLastSeq(ctx context.Context, seqs map[string]int64) error {
-	if len(seqs) == 0 {
-		return nil
+	writes := make([]mongo.WriteModel, 0, min(len(seqs), maxUpdatesPerCommand))
+	flush := func() error {
+		if len(writes) == 0 {
+			return nil
+		}
+		_, err := m.streams.BulkWrite(ctx, writes, options.BulkWrite().SetOrdered(false))
+		writes = writes[:0]
+		return wrap("update last_seq", err)
 	}
-	writes := make([]mongo.WriteModel, 0, len(seqs))
 	for id, seq := range seqs {
 		writes = append(writes, mongo.NewUpdateOneModel().
 			SetFilter(bson.D{{Key: "_id", Value: id}}).
 			SetUpdate(bson.D{{Key: "$max", Value: bson.D{{Key: "last_seq", Value: seq}}}}))
+		if len(writes) == maxUpdatesPerCommand {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 	}
-	_, err := m.streams.BulkWrite(ctx, writes, options.BulkWrite().SetOrdered(false))
-	return wrap("update last_seq", err)
+	return flush()
 }
 
 // InsertMessages implements Store.

@@ -147,12 +147,15 @@ func (s *Service) interest(ctx context.Context, st *state) error {
 	}
 	// While nobody here followed the stream, other nodes may have stored
 	// messages this node never heard of. Nobody here needed them; skip
-	// to the stored head. Later ones arrive through the subscription.
-	maxSeq, err := s.store.MaxSeq(ctx, st.stream.ID)
+	// to the recorded head. Later ones arrive through the subscription,
+	// and any between the recorded head (written a moment late) and them
+	// are filled from the store.
+	head, err := s.store.Stream(ctx, st.stream.ID)
 	if err != nil {
 		unsub()
 		return err
 	}
+	maxSeq := head.LastSeq
 	st.mu.Lock()
 	if maxSeq > st.lastSeq {
 		st.lastSeq = maxSeq

@@ -204,14 +204,14 @@ func (s *Service) fill(ctx context.Context, st *state, id string) error {
 	if err != nil {
 		return fmt.Errorf("load stream: %w", err)
 	}
-	// last_seq is raised after each insert, so after a crash it may lag
-	// the messages; the highest stored seq is the truth.
-	maxSeq, err := s.store.MaxSeq(ctx, id)
-	if err != nil {
-		return fmt.Errorf("load stream: %w", err)
-	}
+	// last_seq is written a moment after the messages, so after a crash
+	// it may lag them. Reading the true head here would scan the stream's
+	// messages (the embedded store has no index-backed sort); instead the
+	// first post past a stale head meets the unique index, catches up
+	// (commit), and the messages it skipped are delivered from the store
+	// (fillGap).
 	st.stream = stream
-	st.lastSeq = max(stream.LastSeq, maxSeq)
+	st.lastSeq = stream.LastSeq
 	st.stored = st.lastSeq
 	return nil
 }

@@ -144,6 +144,12 @@ func crashAndCount(t *testing.T, bin string, sig syscall.Signal) {
 	if sig == syscall.SIGTERM && int(last) != len(acked) {
 		t.Fatalf("graceful stop: %d stored, %d acknowledged", last, len(acked))
 	}
+	// Numbering goes on from the true head, even where the recorded
+	// last_seq lagged the crash.
+	m, err := c2.Send(ctx, stream, "after restart", "")
+	if err != nil || m.Seq != last+1 {
+		t.Fatalf("first post after restart = %+v, %v; want seq %d", m, err, last+1)
+	}
 	t.Logf("%v: %d acknowledged, %d stored, all acknowledged ones stored once", sig, len(acked), last)
 }
 
