@@ -130,9 +130,9 @@ func TestCollections(t *testing.T) {
 	m := find(store.MembersCollection, bson.D{{Key: "circle_id", Value: circle.ID}, {Key: "user_id", Value: bob.User.ID}})
 	has("members", m, map[string]any{"roles": nil, "joined_at": nil})
 
-	// last_seq is written when the committer goes idle, just after the ack.
+	// last_seq is written every few seconds (streams.Config.SeqFlushInterval).
 	var st bson.M
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		st = find(store.StreamsCollection, bson.D{{Key: "_id", Value: circle.Streams[0].ID}})
 		if st["last_seq"] == int64(1) || time.Now().After(deadline) {
 			break

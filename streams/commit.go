@@ -97,27 +97,18 @@ func (s *Service) validate(content, nonce string) error {
 func (s *Service) commitLoop() {
 	defer close(s.done)
 	batch := make([]*post, 0, s.cfg.MaxBatch)
-	lastFlush := time.Now()
 	for {
 		var p *post
 		select {
 		case p = <-s.posts:
-		default:
-			// Idle: record the streams' last_seq, then wait.
-			s.flushSeqs()
-			lastFlush = time.Now()
-			select {
-			case p = <-s.posts:
-			case <-s.stop:
-				// Store what was accepted before the stop, then quit.
-				for {
-					select {
-					case p := <-s.posts:
-						s.commit(append(batch[:0], p))
-					default:
-						s.flushSeqs()
-						return
-					}
+		case <-s.stop:
+			// Store what was accepted before the stop, then quit.
+			for {
+				select {
+				case p := <-s.posts:
+					s.commit(append(batch[:0], p))
+				default:
+					return
 				}
 			}
 		}
@@ -132,29 +123,47 @@ func (s *Service) commitLoop() {
 			}
 		}
 		s.commit(batch)
-		if time.Since(lastFlush) > seqFlushInterval {
+	}
+}
+
+// flushLoop records the streams' new last_seq every SeqFlushInterval, and
+// once more when the committer has stopped. It runs beside the committer:
+// on the embedded store each update costs a disk sync, so writing them
+// with every batch halved throughput and stalled acknowledgements.
+func (s *Service) flushLoop() {
+	defer close(s.flushed)
+	t := time.NewTicker(s.cfg.SeqFlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
 			s.flushSeqs()
-			lastFlush = time.Now()
+		case <-s.done:
+			s.flushSeqs()
+			return
 		}
 	}
 }
 
-// seqFlushInterval bounds how stale streams.last_seq gets under sustained
-// load; when the committer is idle it is written at once.
-const seqFlushInterval = time.Second
-
-// flushSeqs writes the streams' new last_seq in one bulk update. last_seq
-// is a convenience copy: the messages are the truth, and loading a stream
-// repairs a stale value, so a failure here is only logged.
+// flushSeqs writes the streams' new last_seq. last_seq is a convenience
+// copy: the messages are the truth, and a stale value is caught up with
+// on the next post (commit), so a failure here is only logged.
 func (s *Service) flushSeqs() {
-	if len(s.dirty) == 0 {
+	s.dirtyMu.Lock()
+	dirty := s.dirty
+	s.dirty = make(map[string]int64)
+	s.dirtyMu.Unlock()
+	if len(dirty) == 0 {
 		return
 	}
-	if err := s.store.SetLastSeq(context.Background(), s.dirty); err != nil {
+	if err := s.store.SetLastSeq(context.Background(), dirty); err != nil {
 		s.log.Warn("update last_seq", "err", err)
-		return
+		s.dirtyMu.Lock()
+		for id, seq := range dirty {
+			s.dirty[id] = max(s.dirty[id], seq)
+		}
+		s.dirtyMu.Unlock()
 	}
-	clear(s.dirty)
 }
 
 // maxConflicts bounds retries after seq conflicts in one batch. Only
@@ -232,7 +241,9 @@ func (s *Service) publish(stored []*post) {
 		p.st.mu.Lock()
 		s.deliverLocked(p.st, p.msg)
 		p.st.mu.Unlock()
+		s.dirtyMu.Lock()
 		s.dirty[p.msg.StreamID] = p.msg.Seq
+		s.dirtyMu.Unlock()
 		p.done(p.msg, nil)
 	}
 }

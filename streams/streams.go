@@ -70,6 +70,9 @@ type Config struct {
 	// Cluster, when set, shares stored messages with other nodes and
 	// brings theirs; nil means this node is alone.
 	Cluster Cluster
+	// SeqFlushInterval is how often streams.last_seq is written; 0 means
+	// 5s. Close writes it once more.
+	SeqFlushInterval time.Duration
 	// Logger receives errors the caller cannot see; nil discards them.
 	Logger *slog.Logger
 }
@@ -85,11 +88,13 @@ type Service struct {
 	mu     sync.Mutex
 	states map[string]*state // stream id → loaded stream
 
-	dirty    map[string]int64 // stream id → last_seq not yet written; committer only
+	dirtyMu  sync.Mutex
+	dirty    map[string]int64 // stream id → last_seq not yet written
 	posts    chan *post
 	stop     chan struct{}
 	stopOnce sync.Once
-	done     chan struct{}
+	done     chan struct{} // committer ended
+	flushed  chan struct{} // last last_seq written
 }
 
 // state is a loaded stream. mu is held while a message is handed to
@@ -123,6 +128,9 @@ func NewService(st store.Store, circles Circles, cfg Config) *Service {
 	if cfg.QueueLength == 0 {
 		cfg.QueueLength = 4096
 	}
+	if cfg.SeqFlushInterval == 0 {
+		cfg.SeqFlushInterval = 5 * time.Second
+	}
 	if cfg.OnStored == nil {
 		cfg.OnStored = func(*models.Message) {}
 	}
@@ -140,8 +148,10 @@ func NewService(st store.Store, circles Circles, cfg Config) *Service {
 		posts:   make(chan *post, cfg.QueueLength),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
+		flushed: make(chan struct{}),
 	}
 	go s.commitLoop()
+	go s.flushLoop()
 	return s
 }
 
@@ -150,7 +160,7 @@ func NewService(st store.Store, circles Circles, cfg Config) *Service {
 func (s *Service) Close(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
 	select {
-	case <-s.done:
+	case <-s.flushed:
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("close streams: %w", ctx.Err())

@@ -85,7 +85,7 @@ func (r *recorder) onStored(m *models.Message) {
 
 func newService(t *testing.T, st store.Store, rec *recorder) *streams.Service {
 	t.Helper()
-	svc := streams.NewService(st, everyone{}, streams.Config{OnStored: rec.onStored})
+	svc := streams.NewService(st, everyone{}, streams.Config{OnStored: rec.onStored, SeqFlushInterval: 50 * time.Millisecond})
 	t.Cleanup(func() { _ = svc.Close(context.Background()) })
 	return svc
 }
@@ -142,7 +142,7 @@ func TestSeqsGapFreeUnderConcurrency(t *testing.T) {
 		if len(stored) != len(got) {
 			t.Fatalf("stream %s: %d stored, %d published", id, len(stored), len(got))
 		}
-		// last_seq is written when the committer goes idle.
+		// last_seq is written every SeqFlushInterval.
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 			s, err := st.Stream(ctx, id)
 			if err == nil && s.LastSeq == int64(len(got)) {
