@@ -41,6 +41,7 @@ type Config struct {
 	MongoURI          string        `env:"OSHI_MONGO_URI"`
 	MongoDB           string        `env:"OSHI_MONGO_DB" envDefault:"oshi"`
 	DataDir           string        `env:"OSHI_DATA_DIR" envDefault:"./oshi-data"`
+	StoreSync         string        `env:"OSHI_STORE_SYNC" envDefault:"full"`
 	MaxMessageLength  int           `env:"OSHI_MAX_MESSAGE_LENGTH" envDefault:"4000"`
 	MaxFrameBytes     int64         `env:"OSHI_MAX_FRAME_BYTES" envDefault:"65536"`
 	QueueBytes        int           `env:"OSHI_QUEUE_BYTES" envDefault:"1048576"`
@@ -116,6 +117,9 @@ func (c Config) Validate() error {
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
+	if c.StoreSync != "" && c.StoreSync != "full" && c.StoreSync != "normal" {
+		errs = append(errs, fmt.Errorf("configuration: OSHI_STORE_SYNC must be full or normal, not %q", c.StoreSync))
+	}
 	return errors.Join(errs...)
 }
 
@@ -176,7 +180,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	uri := cfg.MongoURI
 	if uri == "" {
-		emb, err := embedded.Start(embedded.Config{Dir: cfg.DataDir, Logger: ferretLogger(cfg.Logger)})
+		emb, err := embedded.Start(embedded.Config{Dir: cfg.DataDir, Sync: cfg.StoreSync, Logger: ferretLogger(cfg.Logger)})
 		if err != nil {
 			return nil, err
 		}

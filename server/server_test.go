@@ -169,6 +169,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{"bad number", map[string]string{"OSHI_MAX_MESSAGE_LENGTH": "many"}, "OSHI_MAX_MESSAGE_LENGTH"},
 		{"negative", map[string]string{"OSHI_HEARTBEAT_INTERVAL": "-1s"}, "OSHI_HEARTBEAT_INTERVAL"},
 		{"bad level", map[string]string{"OSHI_LOG_LEVEL": "loud"}, "OSHI_LOG_LEVEL"},
+		{"bad sync", map[string]string{"OSHI_STORE_SYNC": "sometimes"}, "OSHI_STORE_SYNC"},
 		{"good level", map[string]string{"OSHI_LOG_LEVEL": "debug"}, ""},
 	}
 	for _, tc := range cases {

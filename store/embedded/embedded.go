@@ -21,6 +21,11 @@ type Config struct {
 	// Addr is the loopback address to listen on; empty means
 	// "127.0.0.1:0", a free port.
 	Addr string
+	// Sync is SQLite's synchronous setting: "full" (the default) syncs
+	// the disk at every commit, so an acknowledged message survives a
+	// power loss; "normal" syncs at checkpoints only, which survives a
+	// crash of the process but not of the machine, and is faster.
+	Sync string
 	// Logger receives FerretDB's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -44,6 +49,13 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	switch cfg.Sync {
+	case "":
+		cfg.Sync = "full"
+	case "full", "normal":
+	default:
+		return nil, fmt.Errorf("embedded store: sync must be full or normal, not %q", cfg.Sync)
+	}
 	dir, err := filepath.Abs(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("embedded store: %w", err)
@@ -54,7 +66,7 @@ func Start(cfg Config) (*Server, error) {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: cfg.Addr},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/",
+		SQLiteURL: "file:" + dir + "/?_pragma=synchronous(" + cfg.Sync + ")",
 		Logger:    cfg.Logger,
 	})
 	if err != nil {
