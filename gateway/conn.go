@@ -237,14 +237,29 @@ func (c *conn) readLoop() {
 			c.fail(header{}, "", errCode(CodeBadRequest, "frames must be text"))
 			continue
 		}
+		if !c.handle(data) {
+			return
+		}
+	}
+}
+
+// handle serves one frame on a goroutine of its own and waits for it.
+// Commands are still served one at a time, in order; but the deep stacks
+// of JSON, store and driver calls grow and are freed on that short-lived
+// goroutine, so the reader, which an idle connection keeps parked for
+// hours, stays small. It reports whether the connection goes on.
+func (c *conn) handle(data []byte) bool {
+	ok := true
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		if !c.authed.Load() {
-			if !c.authenticate(data) {
-				return
-			}
-			continue
+			ok = c.authenticate(data)
+			return
 		}
 		c.serve(data)
-	}
+	})
+	wg.Wait()
+	return ok
 }
 
 // reply queues a frame answering req.
