@@ -20,47 +20,14 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-// nextEvent returns the next event of one of the given kinds, skipping
-// others, or fails the test after a while.
 func nextEvent(t *testing.T, c *client.Client, cmds ...string) client.Event {
 	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case ev, ok := <-c.Events():
-			if !ok {
-				t.Fatalf("connection closed while waiting for %v: %v", cmds, c.Err())
-			}
-			for _, cmd := range cmds {
-				if ev.Cmd == cmd {
-					return ev
-				}
-			}
-		case <-timeout:
-			t.Fatalf("no %v event", cmds)
-		}
-	}
+	return oshitest.Next(t, c, cmds...)
 }
 
-// noEvent checks that no event of the kinds arrives within d.
 func noEvent(t *testing.T, c *client.Client, d time.Duration, cmds ...string) {
 	t.Helper()
-	timeout := time.After(d)
-	for {
-		select {
-		case ev, ok := <-c.Events():
-			if !ok {
-				return
-			}
-			for _, cmd := range cmds {
-				if ev.Cmd == cmd {
-					t.Fatalf("unexpected %s event: %s", ev.Cmd, ev.Raw)
-				}
-			}
-		case <-timeout:
-			return
-		}
-	}
+	oshitest.Quiet(t, c, d, cmds...)
 }
 
 func wantCode(t *testing.T, err error, code string) {

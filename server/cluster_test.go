@@ -27,38 +27,12 @@ func cluster(t *testing.T, n int) []*oshitest.Server {
 
 func next(t *testing.T, c *client.Client, cmd string) client.Event {
 	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case ev, ok := <-c.Events():
-			if !ok {
-				t.Fatalf("connection closed waiting for %s: %v", cmd, c.Err())
-			}
-			if ev.Cmd == cmd {
-				return ev
-			}
-		case <-timeout:
-			t.Fatalf("no %s event", cmd)
-		}
-	}
+	return oshitest.Next(t, c, cmd)
 }
 
 func quiet(t *testing.T, c *client.Client, cmd string, d time.Duration) {
 	t.Helper()
-	timeout := time.After(d)
-	for {
-		select {
-		case ev, ok := <-c.Events():
-			if !ok {
-				return
-			}
-			if ev.Cmd == cmd {
-				t.Fatalf("unexpected %s: %s", cmd, ev.Raw)
-			}
-		case <-timeout:
-			return
-		}
-	}
+	oshitest.Quiet(t, c, d, cmd)
 }
 
 // TestClusterFanout: two nodes publish into one stream at once; a

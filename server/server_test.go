@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,11 +15,7 @@ import (
 	"github.com/oshichat/oshi/store"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	oshitest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { oshitest.Main(m) }
 
 // TestRestartKeepsData runs the server on its own embedded store, restarts
 // both, and finds accounts, circles and history intact.

@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -12,11 +11,7 @@ import (
 	"github.com/oshichat/oshi/store"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	oshitest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { oshitest.Main(m) }
 
 // BenchmarkInsertMessages measures the store's batched insert on the
 // embedded FerretDB: one op is one message, so ns/op is the cost per

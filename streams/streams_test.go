@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,11 +15,7 @@ import (
 	"github.com/oshichat/oshi/streams"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	oshitest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { oshitest.Main(m) }
 
 // everyone is a Circles where every user belongs to every circle.
 type everyone struct{}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +12,7 @@ import (
 	"github.com/oshichat/oshi/server"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	oshitest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { oshitest.Main(m) }
 
 func testCommon(s *oshitest.Server, batch bool) Common {
 	return Common{URL: s.URL, Timeout: Duration(time.Minute), Users: 4, Dialers: 8, Spread: true, Batch: batch}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,7 +47,56 @@ func MongoURI(t testing.TB) string {
 	return shared.URI()
 }
 
-// Cleanup stops the shared store; call it from TestMain after m.Run.
+// Main runs a package's tests and then stops the shared store:
+//
+//	func TestMain(m *testing.M) { oshitest.Main(m) }
+func Main(m *testing.M) {
+	code := m.Run()
+	Cleanup()
+	os.Exit(code)
+}
+
+// Next returns the next event of one of the given kinds from c, skipping
+// others, or fails the test after ten seconds.
+func Next(t testing.TB, c *client.Client, cmds ...string) client.Event {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev, ok := <-c.Events():
+			if !ok {
+				t.Fatalf("connection closed while waiting for %v: %v", cmds, c.Err())
+			}
+			if slices.Contains(cmds, ev.Cmd) {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no %v event", cmds)
+		}
+	}
+}
+
+// Quiet fails the test if an event of one of the given kinds arrives on c
+// within d.
+func Quiet(t testing.TB, c *client.Client, d time.Duration, cmds ...string) {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case ev, ok := <-c.Events():
+			if !ok {
+				return
+			}
+			if slices.Contains(cmds, ev.Cmd) {
+				t.Fatalf("unexpected %s event: %s", ev.Cmd, ev.Raw)
+			}
+		case <-timeout:
+			return
+		}
+	}
+}
+
+// Cleanup stops the shared store; Main calls it.
 func Cleanup() {
 	if shared != nil {
 		_ = shared.Close()
