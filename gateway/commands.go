@@ -320,6 +320,9 @@ func (s *streamSub) release() {
 // recoverPage is how many missed messages are read at a time.
 const recoverPage = 100
 
+// recoverTimeout bounds one subscribe's replay of missed messages.
+const recoverTimeout = 2 * time.Minute
+
 func (c *conn) cmdSubscribe(ctx context.Context, req *request) error {
 	if err := required("stream", req.Stream); err != nil {
 		return err
@@ -372,7 +375,11 @@ func (c *conn) cmdSubscribe(ctx context.Context, req *request) error {
 		Seq    int64  `json:"seq"`
 	}{hdr(req), st.ID, last})
 	if req.Since != nil {
-		if err := c.recover(ctx, st.ID, *req.Since, last); err != nil {
+		// A long absence may take a while to replay to a slow reader: the
+		// replay has its own, longer bound than one command.
+		rctx, cancel := context.WithTimeout(c.ctx, recoverTimeout)
+		defer cancel()
+		if err := c.recover(rctx, st.ID, *req.Since, last); err != nil {
 			// The reply is out, so the error cannot answer it: a ref-less
 			// error naming the stream says the subscription was dropped.
 			c.dropStream(st.ID)
@@ -398,19 +405,21 @@ func (c *conn) recover(ctx context.Context, streamID string, since, last int64) 
 			return nil
 		}
 		for _, m := range msgs {
+			// Wait for the writer before each frame, not each page: a page
+			// of long messages can outweigh the whole queue bound.
+			for {
+				if _, queued := c.q.Len(); queued < c.g.cfg.QueueBytes/2 {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return errCode(CodeTimeout, "replaying missed messages took too long; subscribe again with since")
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
 			c.push(MessageEvent(m))
 		}
 		since = msgs[len(msgs)-1].Seq
-		for {
-			if _, queued := c.q.Len(); queued < c.g.cfg.QueueBytes/2 {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
 	}
 	return nil
 }

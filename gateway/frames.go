@@ -82,6 +82,7 @@ const (
 	CodeTooManySubs        = "too_many_subscriptions"
 	CodeStoreUnavailable   = "store_unavailable"
 	CodeContention         = "contention"
+	CodeTimeout            = "timeout"
 	CodeUnavailable        = "unavailable"
 	CodeInternal           = "internal"
 
@@ -130,7 +131,7 @@ var errorCodes = []struct {
 	{auth.ErrInvalidToken, CodeInvalidToken},
 	{auth.ErrInvalidCredentials, CodeInvalidCredentials},
 	{store.ErrUnavailable, CodeStoreUnavailable},
-	{context.DeadlineExceeded, CodeStoreUnavailable},
+	{context.DeadlineExceeded, CodeTimeout},
 }
 
 // classify returns the protocol code and client-facing message for err.
@@ -142,8 +143,11 @@ func classify(err error) (code, msg string) {
 	}
 	for _, m := range errorCodes {
 		if errors.Is(err, m.err) {
-			if m.code == CodeStoreUnavailable {
+			switch m.code {
+			case CodeStoreUnavailable:
 				return m.code, "the database is unavailable; nothing was changed"
+			case CodeTimeout:
+				return m.code, "the request took too long and was abandoned; retry"
 			}
 			return m.code, m.err.Error()
 		}

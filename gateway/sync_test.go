@@ -85,4 +85,13 @@ func TestLargeHistoryFits(t *testing.T) {
 	if err != nil || len(hist) != 100 || hist[0].Content != big {
 		t.Fatalf("history: %d messages, %v", len(hist), err)
 	}
+	// Replaying them all, six times the queue bound, paces itself.
+	if _, err := ac.Subscribe(ctx, general, 0); err != nil {
+		t.Fatal(err)
+	}
+	for want := int64(1); want <= 100; want++ {
+		if ev := nextEvent(t, ac, "message_new"); ev.Message.Seq != want {
+			t.Fatalf("replay seq %d, want %d", ev.Message.Seq, want)
+		}
+	}
 }
