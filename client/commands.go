@@ -1,0 +1,199 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/oshichat/oshi/models"
+)
+
+func call[T any](ctx context.Context, c *Client, frame map[string]any) (*T, error) {
+	data, err := c.Request(ctx, frame)
+	if err != nil {
+		return nil, err
+	}
+	var out T
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("oshi: decode %v reply: %w", frame["cmd"], err)
+	}
+	return &out, nil
+}
+
+// Ping asks the server for a pong.
+func (c *Client) Ping(ctx context.Context) error {
+	_, err := c.Request(ctx, map[string]any{"cmd": "ping"})
+	return err
+}
+
+type circleReply struct {
+	Circle *models.Circle `json:"circle"`
+}
+
+// CreateCircle creates a circle; visibility is "public" or "private".
+func (c *Client) CreateCircle(ctx context.Context, name string, visibility models.Visibility) (*models.Circle, error) {
+	r, err := call[circleReply](ctx, c, map[string]any{"cmd": "circle_create", "name": name, "visibility": visibility})
+	if err != nil {
+		return nil, err
+	}
+	return r.Circle, nil
+}
+
+// ListCircles lists public circles.
+func (c *Client) ListCircles(ctx context.Context) ([]*models.Circle, error) {
+	r, err := call[struct {
+		Circles []*models.Circle `json:"circles"`
+	}](ctx, c, map[string]any{"cmd": "circle_list"})
+	if err != nil {
+		return nil, err
+	}
+	return r.Circles, nil
+}
+
+// JoinCircle joins a public circle.
+func (c *Client) JoinCircle(ctx context.Context, circleID string) (*models.Circle, error) {
+	r, err := call[circleReply](ctx, c, map[string]any{"cmd": "circle_join", "circle": circleID})
+	if err != nil {
+		return nil, err
+	}
+	return r.Circle, nil
+}
+
+// JoinInvite joins the circle an invite code belongs to.
+func (c *Client) JoinInvite(ctx context.Context, code string) (*models.Circle, error) {
+	r, err := call[circleReply](ctx, c, map[string]any{"cmd": "circle_join", "invite": code})
+	if err != nil {
+		return nil, err
+	}
+	return r.Circle, nil
+}
+
+// LeaveCircle leaves a circle.
+func (c *Client) LeaveCircle(ctx context.Context, circleID string) error {
+	_, err := c.Request(ctx, map[string]any{"cmd": "circle_leave", "circle": circleID})
+	return err
+}
+
+// CreateInvite returns a new invite code for a circle.
+func (c *Client) CreateInvite(ctx context.Context, circleID string) (string, error) {
+	r, err := call[struct {
+		Code string `json:"code"`
+	}](ctx, c, map[string]any{"cmd": "invite_create", "circle": circleID})
+	if err != nil {
+		return "", err
+	}
+	return r.Code, nil
+}
+
+type streamReply struct {
+	Stream *models.Stream `json:"stream"`
+}
+
+// CreateStream adds a channel to a circle the user owns.
+func (c *Client) CreateStream(ctx context.Context, circleID, name string) (*models.Stream, error) {
+	r, err := call[streamReply](ctx, c, map[string]any{"cmd": "stream_create", "circle": circleID, "name": name})
+	if err != nil {
+		return nil, err
+	}
+	return r.Stream, nil
+}
+
+// OpenDM returns the DM stream with the named user.
+func (c *Client) OpenDM(ctx context.Context, username string) (*models.Stream, error) {
+	r, err := call[streamReply](ctx, c, map[string]any{"cmd": "dm_open", "user": username})
+	if err != nil {
+		return nil, err
+	}
+	return r.Stream, nil
+}
+
+// Subscribe follows a stream and returns its current seq. With since >= 0
+// the stored messages after since arrive first on Events, then live ones;
+// since < 0 means live ones only.
+func (c *Client) Subscribe(ctx context.Context, streamID string, since int64) (int64, error) {
+	frame := map[string]any{"cmd": "subscribe", "stream": streamID}
+	if since >= 0 {
+		frame["since"] = since
+	}
+	// Followed before asking, so replayed messages are counted: -1 means
+	// "from the seq in the reply".
+	c.follow(streamID, max(since, -1))
+	r, err := call[struct {
+		Seq int64 `json:"seq"`
+	}](ctx, c, frame)
+	if err != nil {
+		if Code(err) != "already_subscribed" {
+			c.unfollow(streamID)
+		}
+		return 0, err
+	}
+	return r.Seq, nil
+}
+
+// Unsubscribe stops following a stream.
+func (c *Client) Unsubscribe(ctx context.Context, streamID string) error {
+	_, err := c.Request(ctx, map[string]any{"cmd": "unsubscribe", "stream": streamID})
+	if err == nil || Code(err) == "not_subscribed" {
+		c.unfollow(streamID)
+	}
+	return err
+}
+
+// Send posts a message and returns it once the server has stored it. A
+// non-empty nonce makes retries safe: the server stores it once.
+func (c *Client) Send(ctx context.Context, streamID, content, nonce string) (*models.Message, error) {
+	frame := map[string]any{"cmd": "message_new", "stream": streamID, "content": content}
+	if nonce != "" {
+		frame["nonce"] = nonce
+	}
+	r, err := call[struct {
+		Message *models.Message `json:"message"`
+	}](ctx, c, frame)
+	if err != nil {
+		return nil, err
+	}
+	return r.Message, nil
+}
+
+// HistoryQuery selects messages for History. With After set (0 reads
+// from the start) History returns the first messages after that seq;
+// without it, the newest ones, before Before when that is set. Zero
+// Before and Limit are not sent.
+type HistoryQuery struct {
+	After  *int64
+	Before int64
+	Limit  int
+}
+
+// Seq returns a pointer to n, for HistoryQuery.After.
+func Seq(n int64) *int64 { return &n }
+
+// History reads stored messages of a stream, oldest first.
+func (c *Client) History(ctx context.Context, streamID string, q HistoryQuery) ([]*models.Message, error) {
+	frame := map[string]any{"cmd": "history", "stream": streamID}
+	if q.After != nil {
+		frame["after"] = *q.After
+	}
+	if q.Before != 0 {
+		frame["before"] = q.Before
+	}
+	if q.Limit != 0 {
+		frame["limit"] = q.Limit
+	}
+	r, err := call[struct {
+		Messages []*models.Message `json:"messages"`
+	}](ctx, c, frame)
+	if err != nil {
+		return nil, err
+	}
+	return r.Messages, nil
+}
+
+// WSURL turns an http:// or https:// base URL into the WebSocket endpoint.
+func WSURL(baseURL string) string {
+	if rest, ok := strings.CutPrefix(baseURL, "https://"); ok {
+		return "wss://" + rest + "/ws"
+	}
+	return "ws://" + strings.TrimPrefix(baseURL, "http://") + "/ws"
+}
