@@ -204,6 +204,19 @@ func (m *Mongo) UsersByID(ctx context.Context, ids []string) (map[string]*models
 	return out, nil
 }
 
+// SetPasswordHash implements Store.
+func (m *Mongo) SetPasswordHash(ctx context.Context, userID, hash string) error {
+	res, err := m.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "password_hash", Value: hash}}}})
+	if err != nil {
+		return wrap("set password", err)
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("set password: %w", ErrNotFound)
+	}
+	return nil
+}
+
 // CreateSession implements Store.
 func (m *Mongo) CreateSession(ctx context.Context, s *models.Session) error {
 	return insert(ctx, m.sessions, s, "insert session")
@@ -225,6 +238,32 @@ func (m *Mongo) Session(ctx context.Context, tokenHash string, now time.Time) (*
 func (m *Mongo) DeleteSession(ctx context.Context, tokenHash string) error {
 	_, err := m.sessions.DeleteOne(ctx, bson.D{{Key: "_id", Value: tokenHash}})
 	return wrap("delete session", err)
+}
+
+// DeleteSessions implements Store. It finds the user's sessions (through
+// the user_id index), then deletes exactly those, so the hashes returned
+// are the sessions removed; a session created in between survives.
+func (m *Mongo) DeleteSessions(ctx context.Context, userID string) ([]string, error) {
+	opts := options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}})
+	found, err := findAll[models.Session](ctx, m.sessions, bson.D{{Key: "user_id", Value: userID}}, opts, "find sessions")
+	if err != nil {
+		return nil, err
+	}
+	if len(found) == 0 {
+		return nil, nil
+	}
+	hashes := make([]string, len(found))
+	for i, s := range found {
+		hashes[i] = s.TokenHash
+	}
+	_, err = m.sessions.DeleteMany(ctx, bson.D{
+		{Key: "user_id", Value: userID},
+		{Key: "_id", Value: bson.D{{Key: "$in", Value: hashes}}},
+	})
+	if err != nil {
+		return nil, wrap("delete sessions", err)
+	}
+	return hashes, nil
 }
 
 // CreateCircle implements Store. The documents are written one by one

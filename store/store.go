@@ -39,6 +39,9 @@ type Store interface {
 	UserByID(ctx context.Context, id string) (*models.User, error)
 	// UsersByID finds the users with the given ids, keyed by id.
 	UsersByID(ctx context.Context, ids []string) (map[string]*models.User, error)
+	// SetPasswordHash replaces a user's password hash; ErrNotFound when
+	// there is no such user.
+	SetPasswordHash(ctx context.Context, userID, hash string) error
 
 	// CreateSession stores a login.
 	CreateSession(ctx context.Context, s *models.Session) error
@@ -46,6 +49,9 @@ type Store interface {
 	Session(ctx context.Context, tokenHash string, now time.Time) (*models.Session, error)
 	// DeleteSession removes a session; removing a missing one is not an error.
 	DeleteSession(ctx context.Context, tokenHash string) error
+	// DeleteSessions removes every session of a user and returns their
+	// token hashes (none is not an error).
+	DeleteSessions(ctx context.Context, userID string) ([]string, error)
 
 	// CreateCircle inserts a circle, its first streams and its owner's membership.
 	CreateCircle(ctx context.Context, c *models.Circle, streams []*models.Stream, owner *models.Member) error
