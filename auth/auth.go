@@ -30,6 +30,7 @@ var (
 	ErrUsernameTaken      = errors.New("username is taken")
 	ErrInvalidCredentials = errors.New("wrong username or password")
 	ErrInvalidToken       = errors.New("token is invalid or expired")
+	ErrTooManyAttempts    = errors.New("too many failed attempts; retry later")
 )
 
 // MinPasswordLength is the shortest password accepted, in characters.
@@ -82,7 +83,7 @@ func (s *Service) Register(ctx context.Context, username, password string) (*Log
 	if !ValidUsername(username) {
 		return nil, ErrInvalidUsername
 	}
-	if utf8.RuneCountInString(password) < MinPasswordLength || len(password) > maxPasswordBytes {
+	if !strongEnough(password) {
 		return nil, ErrWeakPassword
 	}
 	hash, err := HashPassword(password)
@@ -102,6 +103,10 @@ func (s *Service) Register(ctx context.Context, username, password string) (*Log
 		return nil, fmt.Errorf("register: %w", err)
 	}
 	return s.issue(ctx, u)
+}
+
+func strongEnough(password string) bool {
+	return utf8.RuneCountInString(password) >= MinPasswordLength && len(password) <= maxPasswordBytes
 }
 
 // Check verifies a username and password and returns the user. Unknown
@@ -135,6 +140,47 @@ func (s *Service) Login(ctx context.Context, username, password string) (*Login,
 		return nil, err
 	}
 	return s.issue(ctx, u)
+}
+
+// ChangePassword replaces the password of u, an authenticated user, and
+// revokes every session of u. It checks the new password's strength
+// first (ErrWeakPassword), then the current password
+// (ErrInvalidCredentials). It returns a fresh login and the hashes of the
+// revoked sessions, whose connections the caller must close.
+func (s *Service) ChangePassword(ctx context.Context, u *models.User, current, newPassword string) (*Login, []string, error) {
+	if !strongEnough(newPassword) {
+		return nil, nil, ErrWeakPassword
+	}
+	if len(current) > maxPasswordBytes {
+		return nil, nil, ErrInvalidCredentials
+	}
+	ok, err := CheckPassword(u.PasswordHash, current)
+	if err != nil {
+		return nil, nil, fmt.Errorf("change password %s: %w", u.ID, err)
+	}
+	if !ok {
+		return nil, nil, ErrInvalidCredentials
+	}
+	hash, err := HashPassword(newPassword)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The new hash goes in first, so any login checked from now on needs
+	// the new password. Only a login that checked the old hash just before
+	// and stores its session just after the deletion below keeps it.
+	if err := s.store.SetPasswordHash(ctx, u.ID, hash); err != nil {
+		return nil, nil, fmt.Errorf("change password: %w", err)
+	}
+	u.PasswordHash = hash
+	revoked, err := s.store.DeleteSessions(ctx, u.ID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("change password: revoke sessions: %w", err)
+	}
+	login, err := s.issue(ctx, u)
+	if err != nil {
+		return nil, revoked, err
+	}
+	return login, revoked, nil
 }
 
 func (s *Service) issue(ctx context.Context, u *models.User) (*Login, error) {

@@ -76,8 +76,9 @@ func (t *Throttle) Allow(key string) (ok bool, retryAfter time.Duration) {
 	return true, 0
 }
 
-// Fail ends an attempt of key as a failure.
-func (t *Throttle) Fail(key string) {
+// Fail ends an attempt of key as a failure. It reports whether key is
+// now refused: this failure reached the limit.
+func (t *Throttle) Fail(key string) (refused bool) {
 	now := t.now().UnixNano()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -88,10 +89,12 @@ func (t *Throttle) Fail(key string) {
 		t.keys[key] = k
 	}
 	k.end()
+	k.expire(now - int64(t.window))
 	if len(k.fails) == t.max {
 		k.fails = append(k.fails[:0], k.fails[1:]...)
 	}
 	k.fails = append(k.fails, now)
+	return len(k.fails) == t.max
 }
 
 // Reset ends an attempt of key as a success and forgets its failures.

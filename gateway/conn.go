@@ -21,7 +21,7 @@ const (
 	statusAuthTimeout  websocket.StatusCode = 4001
 	statusHeartbeat    websocket.StatusCode = 4002
 	statusAuthFailed   websocket.StatusCode = 4003
-	statusRevoked      websocket.StatusCode = 4004
+	statusRevoked      websocket.StatusCode = 4004 // a logout or password change
 	statusSlowConsumer websocket.StatusCode = 4008
 	statusRestart      websocket.StatusCode = websocket.StatusServiceRestart // 1012
 )
@@ -44,9 +44,12 @@ type conn struct {
 	authed      atomic.Bool
 	batch       atomic.Bool // the client accepts several frames per message
 
+	addr string // the client's address, r.RemoteAddr
+
 	// Set by auth, then read only by the reader goroutine.
-	user      *models.User
-	tokenHash string
+	user        *models.User
+	tokenHash   string
+	countedUser string // the user id this connection counts for in Gateway.perUser
 
 	mu      sync.Mutex
 	streams map[string]*streamSub           // followed streams
@@ -66,6 +69,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &conn{
 		id:      rand.Uint64(),
+		addr:    r.RemoteAddr,
 		g:       g,
 		ws:      ws,
 		q:       broker.NewQueue(broker.QueueConfig{MaxBytes: g.cfg.QueueBytes}),
@@ -93,6 +97,9 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	<-writerDone
 	if c.authed.Load() {
 		g.authed.Add(-1)
+	}
+	if c.countedUser != "" {
+		g.dropUserConn(c.countedUser)
 	}
 	if c.user != nil {
 		g.log.Info("connection closed", "user", c.user.Username, "duration", time.Since(started).Round(time.Millisecond))

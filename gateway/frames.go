@@ -53,6 +53,8 @@ type errorFrame struct {
 	Val  string `json:"val"`
 	// Stream names the subscription a ref-less subscribe error ended.
 	Stream string `json:"stream,omitempty"`
+	// RetryAfter is the wait in seconds of a too_many_attempts auth_error.
+	RetryAfter int64 `json:"retry_after,omitempty"`
 }
 
 // Error codes sent in error and auth_error frames; docs/protocol.md lists
@@ -80,6 +82,8 @@ const (
 	CodeAlreadySubscribed  = "already_subscribed"
 	CodeNotSubscribed      = "not_subscribed"
 	CodeTooManySubs        = "too_many_subscriptions"
+	CodeTooManyAttempts    = "too_many_attempts"
+	CodeTooManyConns       = "too_many_connections"
 	CodeStoreUnavailable   = "store_unavailable"
 	CodeContention         = "contention"
 	CodeTimeout            = "timeout"
@@ -130,6 +134,7 @@ var errorCodes = []struct {
 	{streams.ErrContention, CodeContention},
 	{auth.ErrInvalidToken, CodeInvalidToken},
 	{auth.ErrInvalidCredentials, CodeInvalidCredentials},
+	{auth.ErrTooManyAttempts, CodeTooManyAttempts},
 	{store.ErrUnavailable, CodeStoreUnavailable},
 	{context.DeadlineExceeded, CodeTimeout},
 }
@@ -210,8 +215,11 @@ type streamEvent struct {
 }
 
 // Broker topics. A stream's messages, a circle's membership news and a
-// login's revocation each have their own topic.
+// login's revocation each have their own topic; a user has two: one that
+// keeps the user's connections in step, and one whose every publish
+// closes all of them (a password change).
 func streamTopic(id string) string { return "stream:" + id }
 func circleTopic(id string) string { return "circle:" + id }
 func sessionTopic(h string) string { return "session:" + h }
 func userTopic(id string) string   { return "user:" + id }
+func revokeTopic(id string) string { return "revoke:" + id }

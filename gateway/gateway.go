@@ -47,6 +47,18 @@ type Config struct {
 	// allowed to connect besides the server's own origin. Requests without
 	// an Origin header (native clients) are always allowed.
 	AllowedOrigins []string
+	// LoginMaxFailures is how many wrong passwords one username may get
+	// within LoginWindow before password checks for it are refused with
+	// too_many_attempts; 0 means 5.
+	LoginMaxFailures int
+	// LoginMaxFailuresPerAddr is the same limit per client address (the
+	// IP; the /64 for IPv6); 0 means 20.
+	LoginMaxFailuresPerAddr int
+	// LoginWindow is the sliding window of both limits; 0 means 5m.
+	LoginWindow time.Duration
+	// MaxConnectionsPerUser bounds the authenticated connections of one
+	// user on this gateway (so per node in a cluster); 0 means 20.
+	MaxConnectionsPerUser int
 	// Logger receives connection logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -75,6 +87,18 @@ func (c *Config) defaults() {
 	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = 25 * time.Second
+	}
+	if c.LoginMaxFailures == 0 {
+		c.LoginMaxFailures = 5
+	}
+	if c.LoginMaxFailuresPerAddr == 0 {
+		c.LoginMaxFailuresPerAddr = 20
+	}
+	if c.LoginWindow == 0 {
+		c.LoginWindow = 5 * time.Minute
+	}
+	if c.MaxConnectionsPerUser == 0 {
+		c.MaxConnectionsPerUser = 20
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -110,10 +134,14 @@ type Gateway struct {
 	handshake []byte
 	ping      []byte
 
-	mu     sync.Mutex
-	conns  map[*conn]struct{}
-	closed bool
-	wg     sync.WaitGroup // one per connection
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	perUser map[string]int // authenticated connections by user id
+	closed  bool
+	wg      sync.WaitGroup // one per connection
+
+	// Failed password checks by username and by client address.
+	userThrottle, addrThrottle *auth.Throttle
 
 	stop chan struct{}
 	done chan struct{} // heartbeat loop ended
@@ -127,13 +155,17 @@ type Gateway struct {
 func New(cfg Config, svc Services) *Gateway {
 	cfg.defaults()
 	g := &Gateway{
-		cfg:   cfg,
-		svc:   svc,
-		log:   cfg.Logger,
-		mux:   http.NewServeMux(),
-		conns: make(map[*conn]struct{}),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		cfg:     cfg,
+		svc:     svc,
+		log:     cfg.Logger,
+		mux:     http.NewServeMux(),
+		conns:   make(map[*conn]struct{}),
+		perUser: make(map[string]int),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+
+		userThrottle: auth.NewThrottle(cfg.LoginMaxFailures, cfg.LoginWindow, nil),
+		addrThrottle: auth.NewThrottle(cfg.LoginMaxFailuresPerAddr, cfg.LoginWindow, nil),
 
 		started: time.Now(),
 	}
@@ -156,6 +188,7 @@ func New(cfg Config, svc Services) *Gateway {
 	g.mux.HandleFunc("POST /api/register", g.register)
 	g.mux.HandleFunc("POST /api/login", g.login)
 	g.mux.HandleFunc("POST /api/logout", g.logout)
+	g.mux.HandleFunc("POST /api/password", g.changePassword)
 	g.mux.HandleFunc("GET /healthz", g.healthz)
 	g.mux.HandleFunc("GET /readyz", g.readyz)
 	g.mux.HandleFunc("GET /api/stats", g.stats)
@@ -331,15 +364,28 @@ type credentials struct {
 
 func readCredentials(w http.ResponseWriter, r *http.Request) (credentials, bool) {
 	var c credentials
+	ok := readBody(w, r, &c, "body must be a JSON object with username and password (at most 4 KiB)")
+	return c, ok
+}
+
+// readBody decodes a JSON request body of at most 4 KiB into v; when it
+// cannot, it answers 422 malformed_body with msg.
+func readBody(w http.ResponseWriter, r *http.Request, v any, msg string) bool {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4<<10))
 	if err == nil {
-		err = json.Unmarshal(body, &c)
+		err = json.Unmarshal(body, v)
 	}
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, CodeMalformedBody, "body must be a JSON object with username and password (at most 4 KiB)")
-		return c, false
+		writeError(w, http.StatusUnprocessableEntity, CodeMalformedBody, msg)
+		return false
 	}
-	return c, true
+	return true
+}
+
+// bearer returns the token of an Authorization: Bearer header.
+func bearer(r *http.Request) (string, bool) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return strings.TrimSpace(token), ok
 }
 
 func (g *Gateway) register(w http.ResponseWriter, r *http.Request) {
@@ -367,7 +413,13 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	a, wait := g.beginLogin(c.Username, r.RemoteAddr)
+	if a == nil {
+		writeTooManyAttempts(w, wait)
+		return
+	}
 	login, err := g.svc.Auth.Login(r.Context(), c.Username, c.Password)
+	a.end(err)
 	switch {
 	case err == nil:
 		writeJSON(w, http.StatusOK, login)
@@ -379,12 +431,12 @@ func (g *Gateway) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) logout(w http.ResponseWriter, r *http.Request) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	token, ok := bearer(r)
 	if !ok {
 		writeError(w, http.StatusUnauthorized, CodeInvalidToken, "missing Authorization: Bearer token")
 		return
 	}
-	h, err := g.svc.Auth.Logout(r.Context(), strings.TrimSpace(token))
+	h, err := g.svc.Auth.Logout(r.Context(), token)
 	switch {
 	case err == nil:
 		// Connections opened with this token close at once.
@@ -395,6 +447,69 @@ func (g *Gateway) logout(w http.ResponseWriter, r *http.Request) {
 	default:
 		g.httpFailure(w, "logout", err)
 	}
+}
+
+type passwordChange struct {
+	Password    string `json:"password"`
+	NewPassword string `json:"new_password"`
+}
+
+// changePassword answers POST /api/password: it replaces the password,
+// revokes every session of the user, closes all the user's connections
+// on every node (with 4004), and answers with a fresh login.
+func (g *Gateway) changePassword(w http.ResponseWriter, r *http.Request) {
+	token, ok := bearer(r)
+	if !ok {
+		writeError(w, http.StatusUnauthorized, CodeInvalidToken, "missing Authorization: Bearer token")
+		return
+	}
+	user, _, err := g.svc.Auth.Authenticate(r.Context(), token)
+	switch {
+	case errors.Is(err, auth.ErrInvalidToken):
+		writeError(w, http.StatusUnauthorized, CodeInvalidToken, err.Error())
+		return
+	case err != nil:
+		g.httpFailure(w, "change password", err)
+		return
+	}
+	var body passwordChange
+	if !readBody(w, r, &body, "body must be a JSON object with password and new_password (at most 4 KiB)") {
+		return
+	}
+	a, wait := g.beginLogin(user.Username, r.RemoteAddr)
+	if a == nil {
+		writeTooManyAttempts(w, wait)
+		return
+	}
+	login, revoked, err := g.svc.Auth.ChangePassword(r.Context(), user, body.Password, body.NewPassword)
+	a.end(err)
+	switch {
+	case errors.Is(err, auth.ErrWeakPassword):
+		writeError(w, http.StatusBadRequest, CodeWeakPassword, err.Error())
+		return
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		writeError(w, http.StatusUnauthorized, CodeInvalidCredentials, err.Error())
+		return
+	}
+	// The password may have changed even if a later step failed: close
+	// every connection of the user either way.
+	g.revokeUser(user.ID, revoked)
+	if err != nil {
+		g.httpFailure(w, "change password", err)
+		return
+	}
+	g.log.Info("password changed", "user", user.Username, "sessions_revoked", len(revoked))
+	writeJSON(w, http.StatusOK, login)
+}
+
+// revokeUser closes, on every node, the connections opened with the
+// given sessions and every other connection of the user, password ones
+// included.
+func (g *Gateway) revokeUser(userID string, sessions []string) {
+	for _, h := range sessions {
+		g.publish(sessionTopic(h), nil)
+	}
+	g.publish(revokeTopic(userID), nil)
 }
 
 func (g *Gateway) httpFailure(w http.ResponseWriter, op string, err error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -52,10 +53,13 @@ type readyFrame struct {
 // authenticate serves the first frame. It returns false when the
 // connection must end.
 func (c *conn) authenticate(data []byte) bool {
+	var retryAfter int64 // seconds, for too_many_attempts
 	refuse := func(ref json.RawMessage, code, msg string) bool {
-		c.reply(errorFrame{header: header{Cmd: "auth_error", Ref: ref}, Src: "auth", Code: code, Val: msg})
+		c.reply(errorFrame{header: header{Cmd: "auth_error", Ref: ref}, Src: "auth", Code: code, Val: msg, RetryAfter: retryAfter})
 		status := statusAuthFailed
-		if code != CodeAuthRequired && code != CodeInvalidToken && code != CodeInvalidCredentials {
+		switch code {
+		case CodeAuthRequired, CodeInvalidToken, CodeInvalidCredentials, CodeTooManyAttempts, CodeTooManyConns:
+		default:
 			status = websocket.StatusTryAgainLater // the server failed, not the credentials
 		}
 		c.close(status, code)
@@ -82,7 +86,13 @@ func (c *conn) authenticate(data []byte) bool {
 	case req.Token != "":
 		user, hash, err = c.g.svc.Auth.Authenticate(ctx, req.Token)
 	case req.Username != "" || req.Password != "":
+		a, wait := c.g.beginLogin(req.Username, c.addr)
+		if a == nil {
+			retryAfter = retrySeconds(wait)
+			return refuse(req.Ref, CodeTooManyAttempts, auth.ErrTooManyAttempts.Error())
+		}
 		user, err = c.g.svc.Auth.Check(ctx, req.Username, req.Password)
+		a.end(err)
 	default:
 		return refuse(req.Ref, CodeAuthRequired, "auth needs a token, or a username and password")
 	}
@@ -95,6 +105,10 @@ func (c *conn) authenticate(data []byte) bool {
 		code, msg := classify(err)
 		return refuse(req.Ref, code, msg)
 	}
+	if !c.g.addUserConn(user.ID) {
+		return refuse(req.Ref, CodeTooManyConns, fmt.Sprintf("this user already has %d connections open to this server", c.g.cfg.MaxConnectionsPerUser))
+	}
+	c.countedUser = user.ID // serveWS uncounts it when the connection ends
 	ready, err := c.snapshot(ctx, user)
 	if err != nil {
 		code, msg := classify(err)
@@ -154,11 +168,13 @@ func (c *conn) follow(cs []*models.Circle) error {
 		}
 		subs = append(subs, s)
 	}
-	s, err := b.Subscribe(userTopic(c.user.ID), ctl)
-	if err != nil {
-		return err
+	for _, topic := range []string{userTopic(c.user.ID), revokeTopic(c.user.ID)} {
+		s, err := b.Subscribe(topic, ctl)
+		if err != nil {
+			return err
+		}
+		subs = append(subs, s)
 	}
-	subs = append(subs, s)
 	c.mu.Lock()
 	c.control = append(c.control, subs...)
 	c.mu.Unlock()
@@ -199,7 +215,8 @@ func (c *conn) leaveCircle(circleID string) {
 }
 
 // controlSub receives the connection's control topics. A publish on the
-// session topic means the token was revoked. The user topic keeps all of a
+// session topic means the token was revoked, on the revoke topic that
+// every session of the user was (a password change). The user topic keeps all of a
 // user's connections in step; its payload is an op byte, the id of the
 // connection it comes from (which ignores it: it acted already), a space, a
 // circle id, a newline and a frame for the client:

@@ -8,6 +8,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,18 @@ type Config struct {
 	HeartbeatInterval time.Duration `env:"OSHI_HEARTBEAT_INTERVAL" envDefault:"25s"`
 	TokenTTL          time.Duration `env:"OSHI_TOKEN_TTL" envDefault:"720h"`
 	LogLevel          string        `env:"OSHI_LOG_LEVEL" envDefault:"info"`
+	// Login throttling: after LoginMaxFailures wrong passwords for one
+	// username, or LoginMaxFailuresPerAddr from one client address, within
+	// LoginWindow, password checks are refused with too_many_attempts.
+	LoginMaxFailures        int           `env:"OSHI_LOGIN_MAX_FAILURES" envDefault:"5"`
+	LoginMaxFailuresPerAddr int           `env:"OSHI_LOGIN_MAX_FAILURES_PER_ADDR" envDefault:"20"`
+	LoginWindow             time.Duration `env:"OSHI_LOGIN_WINDOW" envDefault:"5m"`
+	// MaxConnectionsPerUser bounds one user's connections, per node.
+	MaxConnectionsPerUser int `env:"OSHI_MAX_CONNECTIONS_PER_USER" envDefault:"20"`
+	// TLSCert and TLSKey are PEM files; when both are set, Serve speaks
+	// HTTPS and WSS.
+	TLSCert string `env:"OSHI_TLS_CERT"`
+	TLSKey  string `env:"OSHI_TLS_KEY"`
 	// NATSURL, when set, joins the other nodes using the same NATS and
 	// MongoDB (see docs/scaling.md).
 	NATSURL string `env:"OSHI_NATS_URL"`
@@ -95,7 +108,8 @@ func nameVariables(err error) error {
 	return errors.Join(errs...)
 }
 
-// Validate checks the values FromEnv cannot: ranges and log levels.
+// Validate checks the values FromEnv cannot: ranges, log levels, and
+// that the TLS files come in pairs.
 func (c Config) Validate() error {
 	var errs []error
 	positive := []struct {
@@ -108,6 +122,10 @@ func (c Config) Validate() error {
 		{"OSHI_AUTH_TIMEOUT", c.AuthTimeout >= 0},
 		{"OSHI_HEARTBEAT_INTERVAL", c.HeartbeatInterval >= 0},
 		{"OSHI_TOKEN_TTL", c.TokenTTL >= 0},
+		{"OSHI_LOGIN_MAX_FAILURES", c.LoginMaxFailures >= 0},
+		{"OSHI_LOGIN_MAX_FAILURES_PER_ADDR", c.LoginMaxFailuresPerAddr >= 0},
+		{"OSHI_LOGIN_WINDOW", c.LoginWindow >= 0},
+		{"OSHI_MAX_CONNECTIONS_PER_USER", c.MaxConnectionsPerUser >= 0},
 	}
 	for _, p := range positive {
 		if !p.ok {
@@ -119,6 +137,12 @@ func (c Config) Validate() error {
 	}
 	if c.StoreSync != "" && c.StoreSync != "full" && c.StoreSync != "normal" {
 		errs = append(errs, fmt.Errorf("configuration: OSHI_STORE_SYNC must be full or normal, not %q", c.StoreSync))
+	}
+	switch {
+	case c.TLSCert != "" && c.TLSKey == "":
+		errs = append(errs, errors.New("configuration: OSHI_TLS_KEY must be set when OSHI_TLS_CERT is"))
+	case c.TLSKey != "" && c.TLSCert == "":
+		errs = append(errs, errors.New("configuration: OSHI_TLS_CERT must be set when OSHI_TLS_KEY is"))
 	}
 	return errors.Join(errs...)
 }
@@ -168,6 +192,7 @@ type Server struct {
 	gateway  *gateway.Gateway
 	cluster  *cluster.Node
 	auth     *auth.Service
+	tls      *tls.Config // nil: plain HTTP
 }
 
 // New connects to the store (starting the embedded one when MongoURI is
@@ -178,6 +203,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
+	if cfg.TLSCert != "" {
+		// Loaded now, so a bad file stops start-up; a renewed certificate
+		// takes a restart.
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("configuration: OSHI_TLS_CERT and OSHI_TLS_KEY: %w", err)
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	uri := cfg.MongoURI
 	if uri == "" {
 		emb, err := embedded.Start(embedded.Config{Dir: cfg.DataDir, Sync: cfg.StoreSync, Logger: ferretLogger(cfg.Logger)})
@@ -231,6 +265,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		AllowedOrigins:    cfg.AllowedOrigins,
 		Logger:            s.log,
+
+		LoginMaxFailures:        cfg.LoginMaxFailures,
+		LoginMaxFailuresPerAddr: cfg.LoginMaxFailuresPerAddr,
+		LoginWindow:             cfg.LoginWindow,
+		MaxConnectionsPerUser:   cfg.MaxConnectionsPerUser,
 	}, gateway.Services{Store: st, Auth: authSvc, Circles: s.circles, Streams: s.streams, Broker: s.broker, Peers: peers})
 	if s.cluster != nil {
 		if err := s.cluster.SubscribeEvents(s.gateway.ReceiveEvent); err != nil {
@@ -272,12 +311,18 @@ func (s *Server) Run(ctx context.Context, shutdownTimeout time.Duration) error {
 }
 
 // Serve serves on ln until ctx ends, then shuts down within
-// shutdownTimeout.
+// shutdownTimeout. With TLSCert and TLSKey it serves HTTPS (and so WSS).
 func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
-	hs := &http.Server{Handler: s.gateway, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: s.gateway, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.tls}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	s.log.Info("oshid listening", "addr", ln.Addr().String(), "version", Version)
+	scheme := "http"
+	if s.tls != nil {
+		scheme = "https"
+		go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- hs.Serve(ln) }()
+	}
+	s.log.Info("oshid listening", "addr", ln.Addr().String(), "scheme", scheme, "version", Version)
 	select {
 	case err := <-errc:
 		_ = s.Shutdown(context.Background())
