@@ -13,6 +13,9 @@ type FanoutConfig struct {
 	Subs     int      `json:"subs"`     // subscriber connections; 100
 	Rate     float64  `json:"rate"`     // messages per second; 1000
 	Duration Duration `json:"duration"` // how long to publish; 10s
+	// PubURL, when set, connects the publisher to another node of a
+	// cluster than the subscribers (-url), to measure the cross-node path.
+	PubURL string `json:"pub_url,omitempty"`
 }
 
 func (c *FanoutConfig) defaults() {
@@ -86,7 +89,13 @@ func (rep *FanoutReport) run(ctx context.Context, cfg FanoutConfig) error {
 	}
 	t := newTally()
 	pad := cfg.padding()
-	pub, err := d.open(ctx, tokens[0], t, pad)
+	pd := d
+	if cfg.PubURL != "" {
+		if pd, err = newDialer(cfg.PubURL, cfg.Spread, cfg.Batch); err != nil {
+			return err
+		}
+	}
+	pub, err := pd.open(ctx, tokens[0], t, pad)
 	if err != nil {
 		return fmt.Errorf("publisher: %w", err)
 	}

@@ -81,6 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.IntVar(&cfg.Subs, "subs", cfg.Subs, "subscriber connections")
 		fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "messages per second")
 		fs.Var(&cfg.Duration, "duration", "how long to publish")
+		fs.StringVar(&cfg.PubURL, "pub-url", "", "connect the publisher to this node instead of -url (cross-node measurement)")
 		if fs.Parse(global.Args()[1:]) != nil {
 			return 2
 		}
