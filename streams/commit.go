@@ -43,6 +43,14 @@ func (s *Service) Submit(ctx context.Context, user *models.User, streamID, conte
 		ID: id, StreamID: streamID, AuthorID: user.ID, Author: user.Ref(),
 		Content: content, Nonce: nonce,
 	}}
+	if len(s.cfg.Hooks) > 0 {
+		if err := s.cfg.Hooks.OnMessage(ctx, p.msg); err != nil {
+			return err
+		}
+		if err := s.validate(p.msg.Content, ""); err != nil {
+			return fmt.Errorf("content after hooks: %w", err)
+		}
+	}
 	select {
 	case <-s.stop:
 		return ErrClosed

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/oshichat/oshi/hooks"
 	"github.com/oshichat/oshi/models"
 	"github.com/oshichat/oshi/store"
 )
@@ -70,6 +71,8 @@ type Config struct {
 	// Cluster, when set, shares stored messages with other nodes and
 	// brings theirs; nil means this node is alone.
 	Cluster Cluster
+	// Hooks may rewrite or reject each message before it is stored.
+	Hooks hooks.Hooks
 	// SeqFlushInterval is how often streams.last_seq is written; 0 means
 	// 5s. Close writes it once more.
 	SeqFlushInterval time.Duration
