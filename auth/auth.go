@@ -1,5 +1,6 @@
-// Package auth registers users, checks passwords and issues, checks and
-// revokes bearer tokens.
+// Package auth registers users, checks and changes passwords, issues,
+// checks and revokes bearer tokens, and throttles failed password
+// attempts (Throttle).
 //
 // Passwords are hashed with argon2id and a per-user salt. Tokens are 256
 // random bits; only their SHA-256 hash is stored, so a copy of the

@@ -20,7 +20,7 @@ func (upper) OnMessage(_ context.Context, m *models.Message) error {
 type refuseAll struct{ hooks.Base }
 
 func (refuseAll) OnMessage(context.Context, *models.Message) error { return errors.New("no shouting") }
-func (refuseAll) OnConnect(context.Context, models.UserRef) error { return errors.New("closed today") }
+func (refuseAll) OnConnect(context.Context, models.UserRef) error  { return errors.New("closed today") }
 
 func TestHooksRunInOrder(t *testing.T) {
 	ctx := context.Background()

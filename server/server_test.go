@@ -166,6 +166,13 @@ func TestConfigFromEnv(t *testing.T) {
 		{"bad level", map[string]string{"OSHI_LOG_LEVEL": "loud"}, "OSHI_LOG_LEVEL"},
 		{"bad sync", map[string]string{"OSHI_STORE_SYNC": "sometimes"}, "OSHI_STORE_SYNC"},
 		{"good level", map[string]string{"OSHI_LOG_LEVEL": "debug"}, ""},
+		{"negative login failures", map[string]string{"OSHI_LOGIN_MAX_FAILURES": "-1"}, "OSHI_LOGIN_MAX_FAILURES"},
+		{"bad address failures", map[string]string{"OSHI_LOGIN_MAX_FAILURES_PER_ADDR": "lots"}, "OSHI_LOGIN_MAX_FAILURES_PER_ADDR"},
+		{"bad login window", map[string]string{"OSHI_LOGIN_WINDOW": "5"}, "OSHI_LOGIN_WINDOW"},
+		{"negative connections per user", map[string]string{"OSHI_MAX_CONNECTIONS_PER_USER": "-3"}, "OSHI_MAX_CONNECTIONS_PER_USER"},
+		{"TLS cert without key", map[string]string{"OSHI_TLS_CERT": "/etc/oshi/cert.pem"}, "OSHI_TLS_KEY must be set"},
+		{"TLS key without cert", map[string]string{"OSHI_TLS_KEY": "/etc/oshi/key.pem"}, "OSHI_TLS_CERT must be set"},
+		{"TLS pair", map[string]string{"OSHI_TLS_CERT": "/etc/oshi/cert.pem", "OSHI_TLS_KEY": "/etc/oshi/key.pem"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,7 +184,8 @@ func TestConfigFromEnv(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if tc.env == nil && (cfg.Addr != "127.0.0.1:7777" || cfg.MaxMessageLength != 4000 || cfg.TokenTTL != 720*time.Hour || cfg.HeartbeatInterval != 25*time.Second) {
+				if tc.env == nil && (cfg.Addr != "127.0.0.1:7777" || cfg.MaxMessageLength != 4000 || cfg.TokenTTL != 720*time.Hour || cfg.HeartbeatInterval != 25*time.Second ||
+					cfg.LoginMaxFailures != 5 || cfg.LoginMaxFailuresPerAddr != 20 || cfg.LoginWindow != 5*time.Minute || cfg.MaxConnectionsPerUser != 20 || cfg.TLSCert != "") {
 					t.Fatalf("defaults = %+v", cfg)
 				}
 				return
