@@ -97,6 +97,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	<-writerDone
 	if c.authed.Load() {
 		g.authed.Add(-1)
+		g.svc.Hooks.OnDisconnect(c.user.Ref(), c.ctx.Err())
 	}
 	if c.countedUser != "" {
 		g.dropUserConn(c.countedUser)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/oshichat/oshi/auth"
 	"github.com/oshichat/oshi/circles"
+	"github.com/oshichat/oshi/hooks"
 	"github.com/oshichat/oshi/models"
 	"github.com/oshichat/oshi/store"
 	"github.com/oshichat/oshi/streams"
@@ -86,6 +87,7 @@ const (
 	CodeTooManyConns       = "too_many_connections"
 	CodeStoreUnavailable   = "store_unavailable"
 	CodeContention         = "contention"
+	CodeRejected           = "rejected"
 	CodeTimeout            = "timeout"
 	CodeUnavailable        = "unavailable"
 	CodeInternal           = "internal"
@@ -132,6 +134,7 @@ var errorCodes = []struct {
 	{streams.ErrSelfDM, CodeInvalidUser},
 	{streams.ErrClosed, CodeUnavailable},
 	{streams.ErrContention, CodeContention},
+	{hooks.ErrRejected, CodeRejected},
 	{auth.ErrInvalidToken, CodeInvalidToken},
 	{auth.ErrInvalidCredentials, CodeInvalidCredentials},
 	{auth.ErrTooManyAttempts, CodeTooManyAttempts},
@@ -153,6 +156,8 @@ func classify(err error) (code, msg string) {
 				return m.code, "the database is unavailable; nothing was changed"
 			case CodeTimeout:
 				return m.code, "the request took too long and was abandoned; retry"
+			case CodeRejected:
+				return m.code, err.Error() // the hook's own words
 			}
 			return m.code, m.err.Error()
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/oshichat/oshi/auth"
 	"github.com/oshichat/oshi/broker"
 	"github.com/oshichat/oshi/circles"
+	"github.com/oshichat/oshi/hooks"
 	"github.com/oshichat/oshi/models"
 	"github.com/oshichat/oshi/store"
 	"github.com/oshichat/oshi/streams"
@@ -115,6 +116,8 @@ type Services struct {
 	// Peers, when set, carries control events to the other nodes of a
 	// cluster; their events come back through Gateway.ReceiveEvent.
 	Peers Peers
+	// Hooks learn of connections and may refuse them.
+	Hooks hooks.Hooks
 }
 
 // Peers sends control events (joins, leaves, new streams, revoked

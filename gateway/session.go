@@ -58,7 +58,7 @@ func (c *conn) authenticate(data []byte) bool {
 		c.reply(errorFrame{header: header{Cmd: "auth_error", Ref: ref}, Src: "auth", Code: code, Val: msg, RetryAfter: retryAfter})
 		status := statusAuthFailed
 		switch code {
-		case CodeAuthRequired, CodeInvalidToken, CodeInvalidCredentials, CodeTooManyAttempts, CodeTooManyConns:
+		case CodeAuthRequired, CodeInvalidToken, CodeInvalidCredentials, CodeTooManyAttempts, CodeTooManyConns, CodeRejected:
 		default:
 			status = websocket.StatusTryAgainLater // the server failed, not the credentials
 		}
@@ -109,6 +109,9 @@ func (c *conn) authenticate(data []byte) bool {
 		return refuse(req.Ref, CodeTooManyConns, fmt.Sprintf("this user already has %d connections open to this server", c.g.cfg.MaxConnectionsPerUser))
 	}
 	c.countedUser = user.ID // serveWS uncounts it when the connection ends
+	if err := c.g.svc.Hooks.OnConnect(ctx, user.Ref()); err != nil {
+		return refuse(req.Ref, CodeRejected, err.Error())
+	}
 	ready, err := c.snapshot(ctx, user)
 	if err != nil {
 		code, msg := classify(err)

@@ -26,6 +26,7 @@ import (
 	"github.com/oshichat/oshi/circles"
 	"github.com/oshichat/oshi/cluster"
 	"github.com/oshichat/oshi/gateway"
+	"github.com/oshichat/oshi/hooks"
 	"github.com/oshichat/oshi/store"
 	"github.com/oshichat/oshi/store/embedded"
 	"github.com/oshichat/oshi/streams"
@@ -74,6 +75,8 @@ type Config struct {
 	// Logger receives the server's logs; nil means a text logger on
 	// standard error at LogLevel.
 	Logger *slog.Logger `env:"-"`
+	// Hooks take part in connections and messages (package hooks).
+	Hooks []hooks.Hook `env:"-"`
 }
 
 // FromEnv reads the configuration from the environment. Errors name the
@@ -253,6 +256,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.streams = streams.NewService(st, s.circles, streams.Config{
 		MaxMessageLength: cfg.MaxMessageLength,
 		OnStored:         gateway.Fanout(s.broker),
+		Hooks:            cfg.Hooks,
 		Cluster:          sharing,
 		Logger:           s.log,
 	})
@@ -270,7 +274,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		LoginMaxFailuresPerAddr: cfg.LoginMaxFailuresPerAddr,
 		LoginWindow:             cfg.LoginWindow,
 		MaxConnectionsPerUser:   cfg.MaxConnectionsPerUser,
-	}, gateway.Services{Store: st, Auth: authSvc, Circles: s.circles, Streams: s.streams, Broker: s.broker, Peers: peers})
+	}, gateway.Services{Store: st, Auth: authSvc, Circles: s.circles, Streams: s.streams, Broker: s.broker, Peers: peers, Hooks: cfg.Hooks})
 	if s.cluster != nil {
 		if err := s.cluster.SubscribeEvents(s.gateway.ReceiveEvent); err != nil {
 			_ = s.Shutdown(ctx)
