@@ -102,11 +102,17 @@ func (s *Service) ListPublic(ctx context.Context, userID string) ([]*models.Circ
 	if err != nil {
 		return nil, err
 	}
+	// One read of the user's memberships, not one member list per circle.
+	ms, err := s.store.MembershipsOf(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	mine := make(map[string]bool, len(ms))
+	for _, m := range ms {
+		mine[m.CircleID] = true
+	}
 	for _, c := range cs {
-		member, err := s.IsMember(ctx, c.ID, userID)
-		if err != nil {
-			return nil, err
-		}
+		member := mine[c.ID]
 		c.Member = &member
 	}
 	return cs, nil
