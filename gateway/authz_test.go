@@ -1,0 +1,95 @@
+package gateway_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/oshichat/oshi/client"
+	"github.com/oshichat/oshi/internal/oshitest"
+	"github.com/oshichat/oshi/models"
+	"github.com/oshichat/oshi/server"
+)
+
+// TestEveryCommandChecksAccess tries every command that touches a circle
+// or a stream as a stranger and as a former member of a private circle,
+// and as a third party on a DM: each is refused with forbidden or
+// not_found, nothing is leaked, and nothing changes.
+func TestEveryCommandChecksAccess(t *testing.T) {
+	ctx := ctxT(t)
+	s := oshitest.NewServer(t, server.Config{})
+	_, owner := s.User("owner")
+	_, friend := s.User("friend")
+	_, stranger := s.User("stranger")
+	_, former := s.User("former")
+
+	priv, err := owner.CreateCircle(ctx, "Private", models.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	general := priv.Streams[0].ID
+	code, err := owner.CreateInvite(ctx, priv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := former.JoinInvite(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	if err := former.LeaveCircle(ctx, priv.ID); err != nil {
+		t.Fatal(err)
+	}
+	dm, err := owner.OpenDM(ctx, "friend")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Send(ctx, general, "secret", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := friend.Send(ctx, dm.ID, "private words", ""); err != nil {
+		t.Fatal(err)
+	}
+
+	commands := []struct {
+		name  string
+		frame map[string]any
+	}{
+		{"subscribe", map[string]any{"cmd": "subscribe", "stream": general}},
+		{"subscribe since", map[string]any{"cmd": "subscribe", "stream": general, "since": 0}},
+		{"message_new", map[string]any{"cmd": "message_new", "stream": general, "content": "let me in"}},
+		{"history", map[string]any{"cmd": "history", "stream": general}},
+		{"history after", map[string]any{"cmd": "history", "stream": general, "after": 0}},
+		{"stream_create", map[string]any{"cmd": "stream_create", "circle": priv.ID, "name": "mine"}},
+		{"invite_create", map[string]any{"cmd": "invite_create", "circle": priv.ID}},
+		{"circle_join without invite", map[string]any{"cmd": "circle_join", "circle": priv.ID}},
+		{"dm subscribe", map[string]any{"cmd": "subscribe", "stream": dm.ID, "since": 0}},
+		{"dm message_new", map[string]any{"cmd": "message_new", "stream": dm.ID, "content": "hi"}},
+		{"dm history", map[string]any{"cmd": "history", "stream": dm.ID}},
+	}
+	for _, who := range []struct {
+		name string
+		c    *client.Client
+	}{{"stranger", stranger}, {"former member", former}} {
+		for _, cmd := range commands {
+			t.Run(who.name+"/"+cmd.name, func(t *testing.T) {
+				raw, err := who.c.Request(ctx, cmd.frame)
+				if c := client.Code(err); c != "forbidden" && c != "not_found" {
+					t.Fatalf("%s: reply %s, err %v; want forbidden or not_found", cmd.name, raw, err)
+				}
+			})
+		}
+	}
+	// Nothing leaked to them, nothing changed.
+	oshitest.Quiet(t, stranger, 200*time.Millisecond, "message_new")
+	oshitest.Quiet(t, former, 200*time.Millisecond, "message_new")
+	hist, err := owner.History(ctx, general, client.HistoryQuery{})
+	if err != nil || len(hist) != 1 || hist[0].Content != "secret" {
+		t.Fatalf("owner's history = %v, %v; want only the owner's message", hist, err)
+	}
+	dmHist, err := friend.History(ctx, dm.ID, client.HistoryQuery{})
+	if err != nil || len(dmHist) != 1 {
+		t.Fatalf("dm history = %v, %v", dmHist, err)
+	}
+	cs, err := owner.ListCircles(ctx)
+	if err != nil || len(cs) != 0 {
+		t.Fatalf("a private circle is listed: %v, %v", cs, err)
+	}
+}
