@@ -81,6 +81,16 @@ func ValidUsername(name string) bool {
 
 // Register creates an account and logs it in.
 func (s *Service) Register(ctx context.Context, username, password string) (*Login, error) {
+	u, err := s.CreateUser(ctx, username, password)
+	if err != nil {
+		return nil, err
+	}
+	return s.issue(ctx, u)
+}
+
+// CreateUser creates an account without logging it in (oshid admin
+// create-user).
+func (s *Service) CreateUser(ctx context.Context, username, password string) (*models.User, error) {
 	if !ValidUsername(username) {
 		return nil, ErrInvalidUsername
 	}
@@ -103,7 +113,7 @@ func (s *Service) Register(ctx context.Context, username, password string) (*Log
 		}
 		return nil, fmt.Errorf("register: %w", err)
 	}
-	return s.issue(ctx, u)
+	return u, nil
 }
 
 func strongEnough(password string) bool {
@@ -182,6 +192,28 @@ func (s *Service) ChangePassword(ctx context.Context, u *models.User, current, n
 		return nil, revoked, err
 	}
 	return login, revoked, nil
+}
+
+// SetPassword replaces the password of u without checking the current
+// one (oshid admin reset-password) and revokes every session of u. It
+// returns the hashes of the revoked sessions.
+func (s *Service) SetPassword(ctx context.Context, u *models.User, newPassword string) ([]string, error) {
+	if !strongEnough(newPassword) {
+		return nil, ErrWeakPassword
+	}
+	hash, err := HashPassword(newPassword)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.SetPasswordHash(ctx, u.ID, hash); err != nil {
+		return nil, fmt.Errorf("set password: %w", err)
+	}
+	u.PasswordHash = hash
+	revoked, err := s.store.DeleteSessions(ctx, u.ID)
+	if err != nil {
+		return nil, fmt.Errorf("set password: revoke sessions: %w", err)
+	}
+	return revoked, nil
 }
 
 func (s *Service) issue(ctx context.Context, u *models.User) (*Login, error) {

@@ -92,7 +92,8 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		c.writeLoop()
 	}()
 	c.push(g.handshake)
-	c.readLoop()
+	readErr := c.readLoop()
+	code, by := c.closedBy(readErr)
 	c.close(websocket.StatusNormalClosure, "")
 	<-writerDone
 	if c.authed.Load() {
@@ -103,8 +104,26 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		g.dropUserConn(c.countedUser)
 	}
 	if c.user != nil {
-		g.log.Info("connection closed", "user", c.user.Username, "duration", time.Since(started).Round(time.Millisecond))
+		g.log.Info("connection closed", "user", c.user.Username, "code", int(code), "by", by,
+			"duration", time.Since(started).Round(time.Millisecond))
 	}
+}
+
+// closedBy tells, once the reader has ended with readErr, who ended the
+// connection and with which close code: the server when it had closed
+// it already, else the client with the code of its close frame, or 1006
+// when the connection dropped without one.
+func (c *conn) closedBy(readErr error) (websocket.StatusCode, string) {
+	c.mu.Lock()
+	code := c.closeCode
+	c.mu.Unlock()
+	if code != 0 {
+		return code, "server"
+	}
+	if st := websocket.CloseStatus(readErr); st != -1 {
+		return st, "client"
+	}
+	return websocket.StatusAbnormalClosure, "client"
 }
 
 // push queues a frame for the writer. It never blocks; a connection whose
@@ -144,6 +163,7 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 		c.closeCode, c.closeReason = code, reason
 		c.mu.Unlock()
 		if code == statusSlowConsumer {
+			c.g.slowClosed.Add(1)
 			c.q.Close(broker.ErrSlowConsumer)
 		} else {
 			c.q.Close(nil)
@@ -225,7 +245,9 @@ func (c *conn) write(frames [][]byte) error {
 	return err
 }
 
-func (c *conn) readLoop() {
+// readLoop reads and serves frames until the connection ends; it returns
+// the read error that ended it, or nil when a frame did.
+func (c *conn) readLoop() error {
 	authTimer := time.AfterFunc(c.g.cfg.AuthTimeout, func() {
 		if !c.authed.Load() {
 			c.close(statusAuthTimeout, "authentication timeout")
@@ -238,7 +260,7 @@ func (c *conn) readLoop() {
 			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
 				c.close(websocket.StatusMessageTooBig, "frame too big")
 			}
-			return
+			return err
 		}
 		c.lastSeen.Store(time.Now().UnixNano())
 		if typ != websocket.MessageText {
@@ -246,7 +268,7 @@ func (c *conn) readLoop() {
 			continue
 		}
 		if !c.handle(data) {
-			return
+			return nil
 		}
 	}
 }

@@ -152,6 +152,9 @@ type Gateway struct {
 	started  time.Time
 	authed   atomic.Int64 // authenticated connections
 	quiesced atomic.Bool  // refusing new commands: shutting down
+
+	slowClosed atomic.Uint64 // connections closed as slow consumers
+	throttled  atomic.Uint64 // password checks refused by the login throttles
 }
 
 // New returns a Gateway and starts its heartbeat loop; Close stops both.
@@ -537,6 +540,33 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// Counts are the gateway's counters, read by metrics at scrape time.
+type Counts struct {
+	// Connections is the number of open WebSocket connections.
+	Connections int
+	// Authenticated is the number of those that have authenticated.
+	Authenticated int64
+	// SlowConsumerCloses counts connections closed with 4008.
+	SlowConsumerCloses uint64
+	// LoginThrottled counts password checks refused with
+	// too_many_attempts (HTTP login, WebSocket auth, password change).
+	LoginThrottled uint64
+}
+
+// Counts returns the gateway's counters. It is cheap: one lock, no
+// memory statistics.
+func (g *Gateway) Counts() Counts {
+	g.mu.Lock()
+	n := len(g.conns)
+	g.mu.Unlock()
+	return Counts{
+		Connections:        n,
+		Authenticated:      g.authed.Load(),
+		SlowConsumerCloses: g.slowClosed.Load(),
+		LoginThrottled:     g.throttled.Load(),
+	}
 }
 
 // Stats is the body of GET /api/stats: a snapshot for people and tools

@@ -23,10 +23,12 @@ func (g *Gateway) beginLogin(username, remoteAddr string) (*attempt, time.Durati
 	a := &attempt{g: g, user: auth.UsernameKey(username), addr: auth.AddrKey(remoteAddr)}
 	ok, wait := g.userThrottle.Allow(a.user)
 	if !ok {
+		g.throttled.Add(1)
 		return nil, wait
 	}
 	if ok, wait := g.addrThrottle.Allow(a.addr); !ok {
 		g.userThrottle.Release(a.user)
+		g.throttled.Add(1)
 		return nil, wait
 	}
 	return a, 0

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -81,6 +82,16 @@ func TestSlowConsumer(t *testing.T) {
 	}
 	if err := ac.Ping(ctx); err != nil {
 		t.Fatalf("healthy connection hurt: %v", err)
+	}
+	// The close is counted once in /metrics.
+	resp, err := http.Get(s.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "\noshi_slow_consumer_disconnects_total 1\n") {
+		t.Errorf("/metrics does not count one slow-consumer disconnect:\n%s", page)
 	}
 }
 

@@ -11,9 +11,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -27,6 +29,7 @@ import (
 	"github.com/oshichat/oshi/cluster"
 	"github.com/oshichat/oshi/gateway"
 	"github.com/oshichat/oshi/hooks"
+	"github.com/oshichat/oshi/metrics"
 	"github.com/oshichat/oshi/store"
 	"github.com/oshichat/oshi/store/embedded"
 	"github.com/oshichat/oshi/streams"
@@ -51,6 +54,9 @@ type Config struct {
 	HeartbeatInterval time.Duration `env:"OSHI_HEARTBEAT_INTERVAL" envDefault:"25s"`
 	TokenTTL          time.Duration `env:"OSHI_TOKEN_TTL" envDefault:"720h"`
 	LogLevel          string        `env:"OSHI_LOG_LEVEL" envDefault:"info"`
+	// LogFormat is text (logfmt-like key=value lines) or json (one JSON
+	// object a line).
+	LogFormat string `env:"OSHI_LOG_FORMAT" envDefault:"text"`
 	// Login throttling: after LoginMaxFailures wrong passwords for one
 	// username, or LoginMaxFailuresPerAddr from one client address, within
 	// LoginWindow, password checks are refused with too_many_attempts.
@@ -72,8 +78,8 @@ type Config struct {
 	AllowedOrigins []string `env:"OSHI_ALLOWED_ORIGINS" envSeparator:","`
 	NodeName       string   `env:"OSHI_NODE_NAME"`
 
-	// Logger receives the server's logs; nil means a text logger on
-	// standard error at LogLevel.
+	// Logger receives the server's logs; nil means a logger on standard
+	// error at LogLevel in LogFormat.
 	Logger *slog.Logger `env:"-"`
 	// Hooks take part in connections and messages (package hooks).
 	Hooks []hooks.Hook `env:"-"`
@@ -138,6 +144,9 @@ func (c Config) Validate() error {
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)
 	}
+	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("configuration: OSHI_LOG_FORMAT must be text or json, not %q", c.LogFormat))
+	}
 	if c.StoreSync != "" && c.StoreSync != "full" && c.StoreSync != "normal" {
 		errs = append(errs, fmt.Errorf("configuration: OSHI_STORE_SYNC must be full or normal, not %q", c.StoreSync))
 	}
@@ -162,6 +171,18 @@ func ParseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
+// NewLogger returns a logger writing to w at level (OSHI_LOG_LEVEL) in
+// format (OSHI_LOG_FORMAT: text or json); bad values mean info and text,
+// Validate reports them.
+func NewLogger(w io.Writer, level, format string) *slog.Logger {
+	l, _ := ParseLevel(level)
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
 func (c *Config) defaults() {
 	d, _ := env.ParseAsWithOptions[Config](env.Options{Environment: map[string]string{}})
 	if c.Addr == "" {
@@ -177,8 +198,7 @@ func (c *Config) defaults() {
 		c.TokenTTL = d.TokenTTL
 	}
 	if c.Logger == nil {
-		level, _ := ParseLevel(c.LogLevel)
-		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+		c.Logger = NewLogger(os.Stderr, c.LogLevel, c.LogFormat)
 	}
 	// The remaining zero values are defaulted by the packages themselves.
 }
@@ -195,7 +215,9 @@ type Server struct {
 	gateway  *gateway.Gateway
 	cluster  *cluster.Node
 	auth     *auth.Service
-	tls      *tls.Config // nil: plain HTTP
+	metrics  *metrics.Metrics
+	handler  http.Handler // the gateway, and /metrics
+	tls      *tls.Config  // nil: plain HTTP
 }
 
 // New connects to the store (starting the embedded one when MongoURI is
@@ -206,6 +228,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
+	started := time.Now()
 	if cfg.TLSCert != "" {
 		// Loaded now, so a bad file stops start-up; a renewed certificate
 		// takes a restart.
@@ -237,6 +260,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.closeEmbedded()
 		return nil, err
 	}
+	s.metrics = metrics.New(metrics.Config{Version: Version, Started: started, Sources: metrics.Sources{
+		Broker: func() broker.Stats { return s.broker.Stats() },
+		Gateway: func() metrics.GatewayCounts {
+			return metrics.GatewayCounts(s.gateway.Counts())
+		},
+	}})
 	var (
 		peers   gateway.Peers
 		sharing streams.Cluster
@@ -259,6 +288,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Hooks:            cfg.Hooks,
 		Cluster:          sharing,
 		Logger:           s.log,
+		OnBatch:          s.metrics.ObserveBatch,
 	})
 	s.gateway = gateway.New(gateway.Config{
 		Version:           Version,
@@ -275,19 +305,27 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		LoginWindow:             cfg.LoginWindow,
 		MaxConnectionsPerUser:   cfg.MaxConnectionsPerUser,
 	}, gateway.Services{Store: st, Auth: authSvc, Circles: s.circles, Streams: s.streams, Broker: s.broker, Peers: peers, Hooks: cfg.Hooks})
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.Handle("/", s.gateway)
+	s.handler = mux
 	if s.cluster != nil {
 		if err := s.cluster.SubscribeEvents(s.gateway.ReceiveEvent); err != nil {
 			_ = s.Shutdown(ctx)
 			return nil, err
 		}
-		s.log.Info("joined cluster", "nats", cfg.NATSURL, "node", cfg.NodeName)
+		s.log.Info("joined cluster", "nats", redactURLs(cfg.NATSURL), "node", cfg.NodeName)
 	}
 	return s, nil
 }
 
-// Handler returns the HTTP API and WebSocket endpoint, for mounting in a
-// Go program's own server.
-func (s *Server) Handler() http.Handler { return s.gateway }
+// Handler returns the HTTP API, the WebSocket endpoint and GET /metrics,
+// for mounting in a Go program's own server.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Metrics returns the server's Prometheus metrics; an embedder may
+// register its own on Metrics().Registry().
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 
 // Store returns the store, for tools and tests that inspect documents.
 func (s *Server) Store() *store.Mongo { return s.store }
@@ -317,7 +355,7 @@ func (s *Server) Run(ctx context.Context, shutdownTimeout time.Duration) error {
 // Serve serves on ln until ctx ends, then shuts down within
 // shutdownTimeout. With TLSCert and TLSKey it serves HTTPS (and so WSS).
 func (s *Server) Serve(ctx context.Context, ln net.Listener, shutdownTimeout time.Duration) error {
-	hs := &http.Server{Handler: s.gateway, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.tls}
+	hs := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.tls}
 	errc := make(chan error, 1)
 	scheme := "http"
 	if s.tls != nil {
@@ -393,4 +431,16 @@ func (f levelFilter) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (f levelFilter) WithGroup(name string) slog.Handler {
 	return levelFilter{f.Handler.WithGroup(name), f.min}
+}
+
+// redactURLs hides the passwords in a comma-separated list of URLs, for
+// logging.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }

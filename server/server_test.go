@@ -166,6 +166,8 @@ func TestConfigFromEnv(t *testing.T) {
 		{"bad level", map[string]string{"OSHI_LOG_LEVEL": "loud"}, "OSHI_LOG_LEVEL"},
 		{"bad sync", map[string]string{"OSHI_STORE_SYNC": "sometimes"}, "OSHI_STORE_SYNC"},
 		{"good level", map[string]string{"OSHI_LOG_LEVEL": "debug"}, ""},
+		{"json logs", map[string]string{"OSHI_LOG_FORMAT": "json"}, ""},
+		{"bad log format", map[string]string{"OSHI_LOG_FORMAT": "xml"}, "OSHI_LOG_FORMAT"},
 		{"negative login failures", map[string]string{"OSHI_LOGIN_MAX_FAILURES": "-1"}, "OSHI_LOGIN_MAX_FAILURES"},
 		{"bad address failures", map[string]string{"OSHI_LOGIN_MAX_FAILURES_PER_ADDR": "lots"}, "OSHI_LOGIN_MAX_FAILURES_PER_ADDR"},
 		{"bad login window", map[string]string{"OSHI_LOGIN_WINDOW": "5"}, "OSHI_LOGIN_WINDOW"},
@@ -185,7 +187,7 @@ func TestConfigFromEnv(t *testing.T) {
 					t.Fatal(err)
 				}
 				if tc.env == nil && (cfg.Addr != "127.0.0.1:7777" || cfg.MaxMessageLength != 4000 || cfg.TokenTTL != 720*time.Hour || cfg.HeartbeatInterval != 25*time.Second ||
-					cfg.LoginMaxFailures != 5 || cfg.LoginMaxFailuresPerAddr != 20 || cfg.LoginWindow != 5*time.Minute || cfg.MaxConnectionsPerUser != 20 || cfg.TLSCert != "") {
+					cfg.LoginMaxFailures != 5 || cfg.LoginMaxFailuresPerAddr != 20 || cfg.LoginWindow != 5*time.Minute || cfg.MaxConnectionsPerUser != 20 || cfg.TLSCert != "" || cfg.LogFormat != "text") {
 					t.Fatalf("defaults = %+v", cfg)
 				}
 				return

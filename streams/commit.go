@@ -204,7 +204,11 @@ func (s *Service) commit(batch []*post) {
 			p.msg.CreatedAt = now
 			msgs[i] = p.msg
 		}
+		began := time.Now()
 		n, err := s.store.InsertMessages(ctx, msgs)
+		if s.cfg.OnBatch != nil {
+			s.cfg.OnBatch(len(msgs), n, time.Since(began), err)
+		}
 		s.publish(batch[:n])
 		if err == nil {
 			return

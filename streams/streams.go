@@ -78,6 +78,11 @@ type Config struct {
 	SeqFlushInterval time.Duration
 	// Logger receives errors the caller cannot see; nil discards them.
 	Logger *slog.Logger
+	// OnBatch, when set, is called by the committer after each insert of
+	// a batch with the messages in it, how many were stored (fewer when
+	// the insert failed part-way), how long the insert took and its
+	// error. It feeds metrics and must not block.
+	OnBatch func(size, stored int, took time.Duration, err error)
 }
 
 // Service implements streams on a Store. It is safe for concurrent use.
