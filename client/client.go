@@ -140,6 +140,13 @@ type Event struct {
 	Circle    string
 	Message   *models.Message
 	User      *models.UserRef
+	// ID, Seq, Emoji and Count are set on message_delete (ID, Seq) and
+	// message_react_add / message_react_remove (ID, Emoji, Count: how many
+	// users have the emoji now; User made the change).
+	ID    string
+	Seq   int64
+	Emoji string
+	Count int
 	// Code and Val are set on error frames.
 	Code string
 	Val  json.RawMessage
@@ -156,9 +163,14 @@ func decodeEvent(data []byte) Event {
 		User    *models.UserRef `json:"user"`
 		Code    string          `json:"code"`
 		Val     json.RawMessage `json:"val"`
+		ID      string          `json:"id"`
+		Seq     int64           `json:"seq"`
+		Emoji   string          `json:"emoji"`
+		Count   int             `json:"count"`
 	}
 	_ = json.Unmarshal(data, &f)
-	ev := Event{Cmd: f.Cmd, Circle: f.Circle, Message: f.Message, User: f.User, Code: f.Code, Val: f.Val, Raw: data}
+	ev := Event{Cmd: f.Cmd, Circle: f.Circle, Message: f.Message, User: f.User, Code: f.Code, Val: f.Val, Raw: data,
+		ID: f.ID, Seq: f.Seq, Emoji: f.Emoji, Count: f.Count}
 	if len(f.Stream) > 0 && f.Stream[0] == '{' {
 		_ = json.Unmarshal(f.Stream, &ev.NewStream)
 	} else {

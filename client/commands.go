@@ -156,6 +156,42 @@ func (c *Client) Send(ctx context.Context, streamID, content, nonce string) (*mo
 	return r.Message, nil
 }
 
+func (c *Client) changeMessage(ctx context.Context, frame map[string]any) (*models.Message, error) {
+	r, err := call[struct {
+		Message *models.Message `json:"message"`
+	}](ctx, c, frame)
+	if err != nil {
+		return nil, err
+	}
+	return r.Message, nil
+}
+
+// Edit replaces the content of one of the user's own messages and returns
+// the message as edited (EditedAt set). Subscribers get a message_edit
+// event.
+func (c *Client) Edit(ctx context.Context, streamID, messageID, content string) (*models.Message, error) {
+	return c.changeMessage(ctx, map[string]any{"cmd": "message_edit", "stream": streamID, "id": messageID, "content": content})
+}
+
+// Delete turns a message into a tombstone (Deleted set, content empty)
+// and returns it: the user's own message, or any message of a channel of
+// a circle the user owns. Subscribers get a message_delete event.
+func (c *Client) Delete(ctx context.Context, streamID, messageID string) (*models.Message, error) {
+	return c.changeMessage(ctx, map[string]any{"cmd": "message_delete", "stream": streamID, "id": messageID})
+}
+
+// React adds the user's reaction with emoji to a message and returns the
+// message, its ReactionCounts filled in for the user. Reacting twice with
+// one emoji changes nothing.
+func (c *Client) React(ctx context.Context, streamID, messageID, emoji string) (*models.Message, error) {
+	return c.changeMessage(ctx, map[string]any{"cmd": "message_react_add", "stream": streamID, "id": messageID, "emoji": emoji})
+}
+
+// Unreact removes the user's reaction with emoji from a message; see React.
+func (c *Client) Unreact(ctx context.Context, streamID, messageID, emoji string) (*models.Message, error) {
+	return c.changeMessage(ctx, map[string]any{"cmd": "message_react_remove", "stream": streamID, "id": messageID, "emoji": emoji})
+}
+
 // HistoryQuery selects messages for History. With After set (0 reads
 // from the start) History returns the first messages after that seq;
 // without it, the newest ones, before Before when that is set. Zero

@@ -41,10 +41,12 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := owner.Send(ctx, general, "secret", ""); err != nil {
+	secret, err := owner.Send(ctx, general, "secret", "")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := friend.Send(ctx, dm.ID, "private words", ""); err != nil {
+	words, err := friend.Send(ctx, dm.ID, "private words", "")
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -63,6 +65,13 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 		{"dm subscribe", map[string]any{"cmd": "subscribe", "stream": dm.ID, "since": 0}},
 		{"dm message_new", map[string]any{"cmd": "message_new", "stream": dm.ID, "content": "hi"}},
 		{"dm history", map[string]any{"cmd": "history", "stream": dm.ID}},
+		{"message_edit", map[string]any{"cmd": "message_edit", "stream": general, "id": secret.ID, "content": "mine"}},
+		{"message_delete", map[string]any{"cmd": "message_delete", "stream": general, "id": secret.ID}},
+		{"message_react_add", map[string]any{"cmd": "message_react_add", "stream": general, "id": secret.ID, "emoji": "👀"}},
+		{"message_react_remove", map[string]any{"cmd": "message_react_remove", "stream": general, "id": secret.ID, "emoji": "👀"}},
+		{"dm message_edit", map[string]any{"cmd": "message_edit", "stream": dm.ID, "id": words.ID, "content": "mine"}},
+		{"dm message_delete", map[string]any{"cmd": "message_delete", "stream": dm.ID, "id": words.ID}},
+		{"dm message_react_add", map[string]any{"cmd": "message_react_add", "stream": dm.ID, "id": words.ID, "emoji": "👀"}},
 	}
 	for _, who := range []struct {
 		name string
@@ -78,14 +87,15 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 		}
 	}
 	// Nothing leaked to them, nothing changed.
-	oshitest.Quiet(t, stranger, 200*time.Millisecond, "message_new")
-	oshitest.Quiet(t, former, 200*time.Millisecond, "message_new")
+	changes := []string{"message_new", "message_edit", "message_delete", "message_react_add", "message_react_remove"}
+	oshitest.Quiet(t, stranger, 200*time.Millisecond, changes...)
+	oshitest.Quiet(t, former, 200*time.Millisecond, changes...)
 	hist, err := owner.History(ctx, general, client.HistoryQuery{})
-	if err != nil || len(hist) != 1 || hist[0].Content != "secret" {
+	if err != nil || len(hist) != 1 || hist[0].Content != "secret" || hist[0].Deleted || hist[0].EditedAt != nil || len(hist[0].ReactionCounts) != 0 {
 		t.Fatalf("owner's history = %v, %v; want only the owner's message", hist, err)
 	}
 	dmHist, err := friend.History(ctx, dm.ID, client.HistoryQuery{})
-	if err != nil || len(dmHist) != 1 {
+	if err != nil || len(dmHist) != 1 || dmHist[0].Content != "private words" || len(dmHist[0].ReactionCounts) != 0 {
 		t.Fatalf("dm history = %v, %v", dmHist, err)
 	}
 	cs, err := owner.ListCircles(ctx)

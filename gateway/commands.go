@@ -34,7 +34,12 @@ func init() {
 		"unsubscribe":   (*conn).cmdUnsubscribe,
 		"message_new":   (*conn).cmdMessageNew,
 		"history":       (*conn).cmdHistory,
-		"pong":          func(*conn, context.Context, *request) error { return nil },
+
+		"message_edit":         (*conn).cmdMessageEdit,
+		"message_delete":       (*conn).cmdMessageDelete,
+		"message_react_add":    (*conn).cmdMessageReact,
+		"message_react_remove": (*conn).cmdMessageReact,
+		"pong":                 func(*conn, context.Context, *request) error { return nil },
 	}
 }
 
@@ -237,6 +242,56 @@ func (c *conn) cmdMessageNew(ctx context.Context, req *request) error {
 	})
 }
 
+type messageReply struct {
+	header
+	Message *models.Message `json:"message"`
+}
+
+// messageTarget checks the fields that name a stored message.
+func messageTarget(req *request) error {
+	if err := required("stream", req.Stream); err != nil {
+		return err
+	}
+	return required("id", req.ID)
+}
+
+func (c *conn) cmdMessageEdit(ctx context.Context, req *request) error {
+	if err := messageTarget(req); err != nil {
+		return err
+	}
+	m, err := c.g.svc.Streams.Edit(ctx, c.user, req.Stream, req.ID, req.Content)
+	if err != nil {
+		return err
+	}
+	c.reply(messageReply{hdr(req), m.View(c.user.ID)})
+	return nil
+}
+
+func (c *conn) cmdMessageDelete(ctx context.Context, req *request) error {
+	if err := messageTarget(req); err != nil {
+		return err
+	}
+	m, err := c.g.svc.Streams.Delete(ctx, c.user, req.Stream, req.ID)
+	if err != nil {
+		return err
+	}
+	c.reply(messageReply{hdr(req), m.View(c.user.ID)})
+	return nil
+}
+
+// cmdMessageReact serves message_react_add and message_react_remove.
+func (c *conn) cmdMessageReact(ctx context.Context, req *request) error {
+	if err := messageTarget(req); err != nil {
+		return err
+	}
+	m, err := c.g.svc.Streams.React(ctx, c.user, req.Stream, req.ID, req.Emoji, req.Cmd == "message_react_add")
+	if err != nil {
+		return err
+	}
+	c.reply(messageReply{hdr(req), m.View(c.user.ID)})
+	return nil
+}
+
 func (c *conn) cmdHistory(ctx context.Context, req *request) error {
 	if err := required("stream", req.Stream); err != nil {
 		return err
@@ -247,6 +302,9 @@ func (c *conn) cmdHistory(ctx context.Context, req *request) error {
 	}
 	if msgs == nil {
 		msgs = []*models.Message{}
+	}
+	for i, m := range msgs {
+		msgs[i] = m.View(c.user.ID)
 	}
 	c.reply(struct {
 		header
@@ -417,7 +475,7 @@ func (c *conn) recover(ctx context.Context, streamID string, since, last int64) 
 				case <-time.After(5 * time.Millisecond):
 				}
 			}
-			c.push(MessageEvent(m))
+			c.push(MessageEvent(m.View(c.user.ID)))
 		}
 		since = msgs[len(msgs)-1].Seq
 	}

@@ -38,6 +38,8 @@ type request struct {
 	Before     int64  `json:"before,omitempty"`
 	After      *int64 `json:"after,omitempty"`
 	Limit      int    `json:"limit,omitempty"`
+	ID         string `json:"id,omitempty"`
+	Emoji      string `json:"emoji,omitempty"`
 }
 
 // header starts every frame the server sends.
@@ -72,6 +74,7 @@ const (
 	CodeInvalidContent     = "invalid_content"
 	CodeMessageTooLong     = "message_too_long"
 	CodeInvalidNonce       = "invalid_nonce"
+	CodeInvalidEmoji       = "invalid_emoji"
 	CodeInvalidName        = "invalid_name"
 	CodeInvalidVisibility  = "invalid_visibility"
 	CodeInvalidInvite      = "invalid_invite"
@@ -116,12 +119,14 @@ var errorCodes = []struct {
 }{
 	{circles.ErrNotFound, CodeNotFound},
 	{streams.ErrNotFound, CodeNotFound},
+	{streams.ErrMessageNotFound, CodeNotFound},
 	{circles.ErrForbidden, CodeForbidden},
 	{streams.ErrForbidden, CodeForbidden},
 	{streams.ErrEmptyContent, CodeInvalidContent},
 	{streams.ErrInvalidContent, CodeInvalidContent},
 	{streams.ErrTooLong, CodeMessageTooLong},
 	{streams.ErrInvalidNonce, CodeInvalidNonce},
+	{streams.ErrInvalidEmoji, CodeInvalidEmoji},
 	{streams.ErrBadRange, CodeBadRequest},
 	{circles.ErrInvalidName, CodeInvalidName},
 	{streams.ErrInvalidName, CodeInvalidName},
@@ -205,6 +210,39 @@ type messageEvent struct {
 // MessageEvent returns the message_new event for a stored message.
 func MessageEvent(m *models.Message) []byte {
 	return encode(messageEvent{Cmd: "message_new", Stream: m.StreamID, Message: m})
+}
+
+// ChangeEvent returns the event that announces a change to a stored
+// message: message_edit carries the message (reactions without "me",
+// which is per viewer), message_delete the tombstone's id and seq, and
+// message_react_add / message_react_remove the emoji, who changed it and
+// its new count.
+func ChangeEvent(c *streams.Change) []byte {
+	m := c.Message
+	switch c.Kind {
+	case streams.Edited:
+		return encode(messageEvent{Cmd: string(c.Kind), Stream: m.StreamID, Message: m.View("")})
+	case streams.Deleted:
+		return encode(deleteEvent{Cmd: string(c.Kind), Stream: m.StreamID, ID: m.ID, Seq: m.Seq})
+	default:
+		return encode(reactEvent{Cmd: string(c.Kind), Stream: m.StreamID, ID: m.ID, Emoji: c.Emoji, User: c.User, Count: c.Count})
+	}
+}
+
+type deleteEvent struct {
+	Cmd    string `json:"cmd"`
+	Stream string `json:"stream"`
+	ID     string `json:"id"`
+	Seq    int64  `json:"seq"`
+}
+
+type reactEvent struct {
+	Cmd    string         `json:"cmd"`
+	Stream string         `json:"stream"`
+	ID     string         `json:"id"`
+	Emoji  string         `json:"emoji"`
+	User   models.UserRef `json:"user"`
+	Count  int            `json:"count"`
 }
 
 type memberEvent struct {

@@ -211,6 +211,20 @@ func Fanout(b *broker.Broker) func(*models.Message) {
 	}
 }
 
+// ChangeFanout returns the streams.Config.OnChanged callback that
+// publishes each change to a stored message to its stream's subscribers
+// through b, encoded once, and to the other nodes through peers (nil when
+// alone).
+func ChangeFanout(b *broker.Broker, peers Peers) func(*streams.Change) {
+	return func(c *streams.Change) {
+		topic, frame := streamTopic(c.Message.StreamID), ChangeEvent(c)
+		b.Publish(topic, frame)
+		if peers != nil {
+			peers.PublishEvent(topic, frame)
+		}
+	}
+}
+
 // publish sends a control event to this node's subscribers and to the
 // other nodes.
 func (g *Gateway) publish(topic string, payload []byte) {

@@ -138,4 +138,84 @@ type Message struct {
 	// the unique index holds for every message.
 	Nonce     string    `bson:"nonce" json:"nonce,omitempty"`
 	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+
+	// EditedAt is when the content was last changed by message_edit.
+	EditedAt *time.Time `bson:"edited_at,omitempty" json:"edited_at,omitempty"`
+	// Edits keeps every earlier content, oldest first. It is stored, not
+	// sent: clients see only that the message was edited.
+	Edits []Edit `bson:"edits,omitempty" json:"-"`
+	// Deleted marks a tombstone: the content, edits and reactions are
+	// gone, the seq, id, author and nonce stay, so seqs remain gap-free.
+	Deleted   bool       `bson:"deleted,omitempty" json:"deleted,omitempty"`
+	DeletedAt *time.Time `bson:"deleted_at,omitempty" json:"deleted_at,omitempty"`
+	// Reactions are stored with the ids of the users who reacted; they go
+	// out as ReactionCounts (see View).
+	Reactions []Reaction `bson:"reactions,omitempty" json:"-"`
+	// ReactionCounts is the wire form of Reactions, filled in by View.
+	ReactionCounts []ReactionCount `bson:"-" json:"reactions,omitempty"`
+}
+
+// Edit is an earlier content of an edited message.
+type Edit struct {
+	Content  string    `bson:"content" json:"content"`
+	EditedAt time.Time `bson:"edited_at" json:"edited_at"`
+}
+
+// Reaction is one emoji on a message and who chose it, in order.
+type Reaction struct {
+	Emoji string   `bson:"emoji" json:"emoji"`
+	Users []string `bson:"users" json:"users"`
+}
+
+// ReactionCount is a reaction as clients see it.
+type ReactionCount struct {
+	Emoji string `json:"emoji"`
+	Count int    `json:"count"`
+	// Me says whether the user the frame is for chose this emoji; absent
+	// in events, which every subscriber shares.
+	Me *bool `json:"me,omitempty"`
+}
+
+// View returns a shallow copy of m with ReactionCounts filled in for the
+// given viewer; an empty viewer leaves Me out. m itself is not changed,
+// so a message shared between goroutines may be viewed by each.
+func (m *Message) View(viewer string) *Message {
+	out := *m
+	out.ReactionCounts = nil
+	for _, r := range m.Reactions {
+		if len(r.Users) == 0 {
+			continue
+		}
+		rc := ReactionCount{Emoji: r.Emoji, Count: len(r.Users)}
+		if viewer != "" {
+			me := false
+			for _, u := range r.Users {
+				if u == viewer {
+					me = true
+					break
+				}
+			}
+			rc.Me = &me
+		}
+		out.ReactionCounts = append(out.ReactionCounts, rc)
+	}
+	return &out
+}
+
+// MaxEmojiBytes is the longest reaction emoji, in bytes.
+const MaxEmojiBytes = 32
+
+// ValidEmoji checks a reaction: 1–32 bytes of valid UTF-8 without
+// control characters or white space. Any such text is accepted (a
+// shortcode like ":tada:" as well as "🎉" or "👩‍👩‍👧").
+func ValidEmoji(e string) bool {
+	if e == "" || len(e) > MaxEmojiBytes || !utf8.ValidString(e) {
+		return false
+	}
+	for _, r := range e {
+		if unicode.IsControl(r) || unicode.IsSpace(r) || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
 }

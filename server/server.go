@@ -285,6 +285,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.streams = streams.NewService(st, s.circles, streams.Config{
 		MaxMessageLength: cfg.MaxMessageLength,
 		OnStored:         gateway.Fanout(s.broker),
+		OnChanged:        gateway.ChangeFanout(s.broker, peers),
 		Hooks:            cfg.Hooks,
 		Cluster:          sharing,
 		Logger:           s.log,

@@ -477,6 +477,79 @@ func (m *Mongo) MaxSeq(ctx context.Context, streamID string) (int64, error) {
 	return doc.Seq, nil
 }
 
+// Message implements Store.
+func (m *Mongo) Message(ctx context.Context, id string) (*models.Message, error) {
+	return findOne[models.Message](ctx, m.messages, bson.D{{Key: "_id", Value: id}}, "find message")
+}
+
+// updateMessage applies one update to the message with that _id (the
+// only filter the embedded store answers from its index) and returns the
+// message as updated.
+func (m *Mongo) updateMessage(ctx context.Context, id string, update bson.D, what string) (*models.Message, error) {
+	opts := options.FindOneAndUpdate().SetReturnDocument(options.After)
+	var out models.Message
+	if err := m.messages.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}}, update, opts).Decode(&out); err != nil {
+		return nil, wrap(what, err)
+	}
+	return &out, nil
+}
+
+// EditMessage implements Store.
+func (m *Mongo) EditMessage(ctx context.Context, id, content string, prev models.Edit) (*models.Message, error) {
+	return m.updateMessage(ctx, id, bson.D{
+		{Key: "$set", Value: bson.D{{Key: "content", Value: content}, {Key: "edited_at", Value: prev.EditedAt}}},
+		{Key: "$push", Value: bson.D{{Key: "edits", Value: prev}}},
+	}, "edit message")
+}
+
+// DeleteMessage implements Store.
+func (m *Mongo) DeleteMessage(ctx context.Context, id string, at time.Time) (*models.Message, error) {
+	return m.updateMessage(ctx, id, bson.D{
+		{Key: "$set", Value: bson.D{{Key: "content", Value: ""}, {Key: "deleted", Value: true}, {Key: "deleted_at", Value: at}}},
+		{Key: "$unset", Value: bson.D{{Key: "edits", Value: ""}, {Key: "edited_at", Value: ""}, {Key: "reactions", Value: ""}}},
+	}, "delete message")
+}
+
+func reactionIndex(msg *models.Message, emoji string) int {
+	for i, r := range msg.Reactions {
+		if r.Emoji == emoji {
+			return i
+		}
+	}
+	return -1
+}
+
+// AddReaction implements Store. Neither arrayFilters nor the positional
+// operator work on the embedded store, so the reaction is addressed by
+// its index in the message as read.
+func (m *Mongo) AddReaction(ctx context.Context, msg *models.Message, emoji, userID string) (*models.Message, error) {
+	var update bson.D
+	switch i := reactionIndex(msg, emoji); {
+	case i < 0:
+		update = bson.D{{Key: "$push", Value: bson.D{{Key: "reactions", Value: models.Reaction{Emoji: emoji, Users: []string{userID}}}}}}
+	default:
+		update = bson.D{{Key: "$addToSet", Value: bson.D{{Key: fmt.Sprintf("reactions.%d.users", i), Value: userID}}}}
+	}
+	return m.updateMessage(ctx, msg.ID, update, "add reaction")
+}
+
+// RemoveReaction implements Store. A reaction left with no user is
+// pulled whole: $pull compares whole elements on the embedded store, and
+// that one is exactly {emoji, users: [userID]}.
+func (m *Mongo) RemoveReaction(ctx context.Context, msg *models.Message, emoji, userID string) (*models.Message, error) {
+	i := reactionIndex(msg, emoji)
+	if i < 0 {
+		return m.Message(ctx, msg.ID)
+	}
+	var update bson.D
+	if users := msg.Reactions[i].Users; len(users) == 1 && users[0] == userID {
+		update = bson.D{{Key: "$pull", Value: bson.D{{Key: "reactions", Value: models.Reaction{Emoji: emoji, Users: []string{userID}}}}}}
+	} else {
+		update = bson.D{{Key: "$pull", Value: bson.D{{Key: fmt.Sprintf("reactions.%d.users", i), Value: userID}}}}
+	}
+	return m.updateMessage(ctx, msg.ID, update, "remove reaction")
+}
+
 // Ping implements Store.
 func (m *Mongo) Ping(ctx context.Context) error {
 	return wrap("ping mongodb", m.client.Ping(ctx, nil))

@@ -100,6 +100,27 @@ type Store interface {
 	// MaxSeq returns the highest stored seq of a stream, 0 when it has none.
 	MaxSeq(ctx context.Context, streamID string) (int64, error)
 
+	// Message finds a message by id.
+	Message(ctx context.Context, id string) (*models.Message, error)
+	// EditMessage sets a message's content and edited_at (prev.EditedAt)
+	// and appends prev, the content it replaces, to its edits, in one
+	// update; it returns the message as updated, ErrNotFound when the
+	// message does not exist.
+	EditMessage(ctx context.Context, id, content string, prev models.Edit) (*models.Message, error)
+	// DeleteMessage turns a message into a tombstone: deleted and
+	// deleted_at set; content, edits, edited_at and reactions cleared.
+	DeleteMessage(ctx context.Context, id string, at time.Time) (*models.Message, error)
+	// AddReaction adds userID to the users of emoji on m, or adds the
+	// emoji with that one user, and returns the message as updated. m
+	// is the message as the caller last read it: the caller serializes
+	// the changes to one message (streams does so per stream), because
+	// the update addresses the reaction by its position in m. Adding a
+	// reaction that is there changes nothing.
+	AddReaction(ctx context.Context, m *models.Message, emoji, userID string) (*models.Message, error)
+	// RemoveReaction takes userID out of the users of emoji on m, and the
+	// emoji out when nobody is left; as AddReaction otherwise.
+	RemoveReaction(ctx context.Context, m *models.Message, emoji, userID string) (*models.Message, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the connection.

@@ -68,6 +68,11 @@ type Config struct {
 	// stream, exactly once, while the stream's order is held (see Follow).
 	// It must not block.
 	OnStored func(msg *models.Message)
+	// OnChanged is called with every change to a stored message (edit,
+	// delete, reaction) made on this node, while the stream's order is
+	// held and after the message's own OnStored, in the order the changes
+	// were stored. It must not block.
+	OnChanged func(c *Change)
 	// Cluster, when set, shares stored messages with other nodes and
 	// brings theirs; nil means this node is alone.
 	Cluster Cluster
@@ -118,6 +123,10 @@ type state struct {
 	held     map[int64]*models.Message // stored elsewhere, waiting for an earlier seq
 	gapTimer *time.Timer
 
+	// changeMu serializes changes to the stream's stored messages
+	// (change.go); it is taken before mu, never while holding it.
+	changeMu sync.Mutex
+
 	// Cluster interest: the first local follower subscribes to the other
 	// nodes' news of this stream, the last one unsubscribes.
 	followMu  sync.Mutex
@@ -141,6 +150,9 @@ func NewService(st store.Store, circles Circles, cfg Config) *Service {
 	}
 	if cfg.OnStored == nil {
 		cfg.OnStored = func(*models.Message) {}
+	}
+	if cfg.OnChanged == nil {
+		cfg.OnChanged = func(*Change) {}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
