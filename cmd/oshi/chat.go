@@ -64,6 +64,48 @@ type streamView struct {
 	subscribed bool
 }
 
+// index returns the position of the message with seq, or -1.
+func (v *streamView) index(seq int64) int {
+	i, found := slices.BinarySearchFunc(v.msgs, seq, func(a *models.Message, seq int64) int {
+		return int(max(min(a.Seq-seq, 1), -1))
+	})
+	if !found {
+		return -1
+	}
+	return i
+}
+
+// replace puts a changed message in place of the one with its seq.
+func (v *streamView) replace(m *models.Message) {
+	if i := v.index(m.Seq); i >= 0 {
+		v.msgs[i] = m
+	}
+}
+
+// setReaction records a reaction count change on the message with id.
+func (v *streamView) setReaction(id, emoji string, count int, mine, added bool) {
+	i := slices.IndexFunc(v.msgs, func(m *models.Message) bool { return m.ID == id })
+	if i < 0 {
+		return
+	}
+	msg := *v.msgs[i]
+	rcs := slices.Clone(msg.ReactionCounts)
+	j := slices.IndexFunc(rcs, func(r models.ReactionCount) bool { return r.Emoji == emoji })
+	if j < 0 {
+		rcs = append(rcs, models.ReactionCount{Emoji: emoji})
+		j = len(rcs) - 1
+	}
+	rcs[j].Count = count
+	if mine {
+		rcs[j].Me = &added
+	}
+	if count == 0 {
+		rcs = slices.Delete(rcs, j, j+1)
+	}
+	msg.ReactionCounts = rcs
+	v.msgs[i] = &msg
+}
+
 // merge adds a message unless its seq is already there; it reports
 // whether the message is new.
 func (v *streamView) merge(m *models.Message) bool {
@@ -114,9 +156,10 @@ type (
 		msgs   []*models.Message
 		err    error
 	}
-	noticeMsg string
-	errMsg    struct{ err error }
-	circleMsg struct {
+	noticeMsg  string
+	changedMsg struct{ msg *models.Message }
+	errMsg     struct{ err error }
+	circleMsg  struct {
 		circle *models.Circle
 		text   string
 	}
@@ -295,6 +338,11 @@ func (m *chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case noticeMsg:
 		m.notice = string(msg)
 		return m, nil
+	case changedMsg:
+		if v := m.views[m.sel]; v != nil && msg.msg != nil && msg.msg.StreamID == m.sel {
+			v.replace(msg.msg)
+		}
+		return m, nil
 	case errMsg:
 		m.notice = "error: " + msg.err.Error()
 		return m, nil
@@ -438,20 +486,22 @@ func (m *chatModel) send(text string) tea.Cmd {
 	}
 }
 
-const helpText = "/join CIRCLE_ID_OR_INVITE · /create NAME [public|private] · /channel NAME · /invite · /dm USER · /quit"
+const helpText = "/join CIRCLE_ID_OR_INVITE · /create NAME [public|private] · /channel NAME · /invite · /dm USER · /edit TEXT · /delete · /react EMOJI · /unreact EMOJI · /quit"
+
+// request turns a network call into a command bounded by requestTimeout.
+func request(f func(ctx context.Context) tea.Msg) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		defer cancel()
+		return f(ctx)
+	}
+}
 
 // command runs a slash command.
 func (m *chatModel) command(line string) tea.Cmd {
 	name, arg, _ := strings.Cut(line, " ")
 	arg = strings.TrimSpace(arg)
 	c := m.c
-	run := func(f func(ctx context.Context) tea.Msg) tea.Cmd {
-		return func() tea.Msg {
-			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-			defer cancel()
-			return f(ctx)
-		}
-	}
 	switch name {
 	case "/quit", "/exit":
 		return tea.Quit
@@ -462,7 +512,7 @@ func (m *chatModel) command(line string) tea.Cmd {
 			m.notice = "usage: /join CIRCLE_ID_OR_INVITE"
 			return nil
 		}
-		return run(func(ctx context.Context) tea.Msg {
+		return request(func(ctx context.Context) tea.Msg {
 			ci, err := c.JoinCircle(ctx, arg)
 			if err != nil && client.Code(err) != "already_member" {
 				ci2, err2 := c.JoinInvite(ctx, arg)
@@ -492,7 +542,7 @@ func (m *chatModel) command(line string) tea.Cmd {
 			m.notice = "usage: /create NAME [public|private]"
 			return nil
 		}
-		return run(func(ctx context.Context) tea.Msg {
+		return request(func(ctx context.Context) tea.Msg {
 			ci, err := c.CreateCircle(ctx, arg, vis)
 			if err != nil {
 				return errMsg{fmt.Errorf("create: %w", err)}
@@ -506,7 +556,7 @@ func (m *chatModel) command(line string) tea.Cmd {
 			return nil
 		}
 		circleID := it.circle.ID
-		return run(func(ctx context.Context) tea.Msg {
+		return request(func(ctx context.Context) tea.Msg {
 			s, err := c.CreateStream(ctx, circleID, arg)
 			if err != nil {
 				return errMsg{fmt.Errorf("channel: %w", err)}
@@ -520,7 +570,7 @@ func (m *chatModel) command(line string) tea.Cmd {
 			return nil
 		}
 		ci := it.circle
-		return run(func(ctx context.Context) tea.Msg {
+		return request(func(ctx context.Context) tea.Msg {
 			code, err := c.CreateInvite(ctx, ci.ID)
 			if err != nil {
 				return errMsg{fmt.Errorf("invite: %w", err)}
@@ -532,15 +582,15 @@ func (m *chatModel) command(line string) tea.Cmd {
 			m.notice = "usage: /dm USERNAME"
 			return nil
 		}
-		return run(func(ctx context.Context) tea.Msg {
+		return request(func(ctx context.Context) tea.Msg {
 			s, err := c.OpenDM(ctx, strings.TrimPrefix(arg, "@"))
 			if err != nil {
 				return errMsg{fmt.Errorf("dm: %w", err)}
 			}
 			return dmMsg{s}
 		})
-	case "/edit", "/react":
-		m.notice = name + " is not supported by this server yet"
+	case "/edit", "/delete", "/react", "/unreact":
+		return m.change(name, arg)
 	default:
 		m.notice = "unknown command " + name + "; " + helpText
 	}
@@ -567,9 +617,72 @@ func (m *chatModel) addDM(s *models.Stream) {
 	m.rebuild()
 }
 
+// change runs /edit TEXT and /delete on the user's last message in the
+// selected stream, /react EMOJI and /unreact EMOJI on its last message.
+func (m *chatModel) change(name, arg string) tea.Cmd {
+	v := m.views[m.sel]
+	if v == nil || len(v.msgs) == 0 {
+		m.notice = "no message here to " + strings.TrimPrefix(name, "/")
+		return nil
+	}
+	if (name != "/delete") && arg == "" {
+		m.notice = "usage: " + map[string]string{"/edit": "/edit NEW TEXT", "/react": "/react EMOJI", "/unreact": "/unreact EMOJI"}[name]
+		return nil
+	}
+	target := v.msgs[len(v.msgs)-1]
+	if name == "/edit" || name == "/delete" {
+		target = nil
+		for j := len(v.msgs) - 1; j >= 0; j-- {
+			if msg := v.msgs[j]; msg.Author.ID == m.me.ID && !msg.Deleted {
+				target = msg
+				break
+			}
+		}
+		if target == nil {
+			m.notice = "you have no message here to " + strings.TrimPrefix(name, "/")
+			return nil
+		}
+	}
+	c, stream, id := m.c, m.sel, target.ID
+	return request(func(ctx context.Context) tea.Msg {
+		var (
+			msg *models.Message
+			err error
+		)
+		switch name {
+		case "/edit":
+			msg, err = c.Edit(ctx, stream, id, arg)
+		case "/delete":
+			msg, err = c.Delete(ctx, stream, id)
+		case "/react":
+			msg, err = c.React(ctx, stream, id, arg)
+		case "/unreact":
+			msg, err = c.Unreact(ctx, stream, id, arg)
+		}
+		if err != nil {
+			return errMsg{fmt.Errorf("%s: %w", strings.TrimPrefix(name, "/"), err)}
+		}
+		return changedMsg{msg}
+	})
+}
+
 // event applies one client event.
 func (m *chatModel) event(ev client.Event) tea.Cmd {
 	switch ev.Cmd {
+	case "message_edit", "message_delete":
+		if v := m.views[ev.Stream]; v != nil {
+			if ev.Message != nil {
+				v.replace(ev.Message)
+			} else if i := v.index(ev.Seq); i >= 0 {
+				gone := *v.msgs[i]
+				gone.Content, gone.Deleted, gone.ReactionCounts = "", true, nil
+				v.msgs[i] = &gone
+			}
+		}
+	case "message_react_add", "message_react_remove":
+		if v := m.views[ev.Stream]; v != nil {
+			v.setReaction(ev.ID, ev.Emoji, ev.Count, ev.User != nil && ev.User.ID == m.me.ID, ev.Cmd == "message_react_add")
+		}
 	case "message_new":
 		v := m.views[ev.Stream]
 		if v == nil || ev.Message == nil {
@@ -733,7 +846,17 @@ func (m *chatModel) messageLines(w int) []string {
 		if msg.Author.ID == m.me.ID {
 			author = styleMe
 		}
-		text := styleTime.Render(ts) + " " + author.Render(msg.Author.Username) + ": " + msg.Content
+		content := msg.Content
+		switch {
+		case msg.Deleted:
+			content = styleTime.Render("(deleted)")
+		case msg.EditedAt != nil:
+			content += styleTime.Render(" (edited)")
+		}
+		for _, r := range msg.ReactionCounts {
+			content += fmt.Sprintf(" [%s %d]", r.Emoji, r.Count)
+		}
+		text := styleTime.Render(ts) + " " + author.Render(msg.Author.Username) + ": " + content
 		lines = append(lines, strings.Split(ansi.Wrap(text, w, " "), "\n")...)
 	}
 	return lines

@@ -199,9 +199,19 @@ func TestChatScreen(t *testing.T) {
 	sc.press(tea.KeyPressMsg{Code: 'n', Mod: tea.ModCtrl})
 	sc.waitText("▸ #general")
 
-	// Commands the server cannot do yet say so.
-	sc.typeLine("/edit 1 fixed")
-	sc.waitText("/edit is not supported by this server yet")
+	// Edit, react to and delete messages.
+	sc.typeLine("first draft")
+	sc.waitText("alice: first draft")
+	sc.typeLine("/edit second draft")
+	sc.waitText("alice: second draft (edited)")
+	sc.typeLine("/react 👍")
+	sc.waitText("second draft (edited) [👍 1]")
+	hist, err := bc.History(ctx, general, client.HistoryQuery{Limit: 1})
+	if err != nil || len(hist) != 1 || hist[0].Content != "second draft" || len(hist[0].ReactionCounts) != 1 {
+		t.Fatalf("after /edit and /react the server has %+v, %v", hist, err)
+	}
+	sc.typeLine("/delete")
+	sc.waitText("alice: (deleted)")
 	sc.typeLine("/invite")
 	sc.waitText("invite code for Gophers: ")
 
