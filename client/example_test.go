@@ -56,3 +56,42 @@ func Example() {
 	// stored as seq 1
 	// alice: hello, bob
 }
+
+// A client that reconnects by itself: it resubscribes to what it followed
+// from the last seq it delivered, so the application sees each message
+// once, in order, even across a dropped connection or a server restart.
+func ExampleOptions_reconnect() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "oshi-example-")
+	defer os.RemoveAll(dir)
+	srv, err := server.New(ctx, server.Config{DataDir: dir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		log.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer func() { hs.Close(); _ = srv.Shutdown(ctx) }()
+
+	login, _ := client.Register(ctx, hs.URL, "carol", "correct-horse")
+	c, err := client.Dial(ctx, client.WSURL(hs.URL), client.Credentials{Token: login.Token},
+		&client.Options{Reconnect: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	circle, _ := c.CreateCircle(ctx, "Notes", models.Private)
+	general := circle.Streams[0].ID
+	for _, text := range []string{"one", "two"} {
+		_, _ = c.Send(ctx, general, text, "")
+	}
+	// since 0: the stored messages first, then live ones.
+	seq, _ := c.Subscribe(ctx, general, 0)
+	fmt.Println("stream is at seq", seq)
+	for i := 0; i < 2; i++ {
+		ev := <-c.Events()
+		fmt.Println(ev.Message.Seq, ev.Message.Content)
+	}
+	// Output:
+	// stream is at seq 2
+	// 1 one
+	// 2 two
+}
