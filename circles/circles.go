@@ -2,9 +2,10 @@
 // joining and leaving them, invites, and the membership checks every other
 // part of Oshi asks before it serves a circle's streams.
 //
-// Membership answers come from an in-memory set per circle, loaded from the
-// store on first use and kept current by this Service's own Join and Leave,
-// so the publish path asks the database nothing.
+// Membership answers come from in-memory sets, a circle's members and a
+// user's circles, each loaded from the store on first use and kept current
+// by this Service's own Join and Leave (and Observe, for other nodes), so
+// neither the publish path nor a reconnect scans the members collection.
 package circles
 
 import (
@@ -13,7 +14,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,20 +45,36 @@ type Service struct {
 	store store.Store
 	now   func() time.Time
 
-	mu      sync.Mutex
-	members map[string]*memberSet // circle id → members, loaded lazily
-}
-
-type memberSet struct {
-	ready chan struct{} // closed once users is loaded or err is set
-	err   error
-	mu    sync.RWMutex
-	users map[string]struct{}
+	members *sets // circle id → its members' ids
+	joined  *sets // user id → the ids of the circles they belong to
 }
 
 // NewService returns a Service.
 func NewService(st store.Store) *Service {
-	return &Service{store: st, now: models.Now, members: make(map[string]*memberSet)}
+	s := &Service{store: st, now: models.Now}
+	s.members = newSets(func(ctx context.Context, circleID string) ([]string, error) {
+		ms, err := st.Members(ctx, circleID)
+		if err != nil {
+			return nil, fmt.Errorf("load members: %w", err)
+		}
+		ids := make([]string, len(ms))
+		for i, m := range ms {
+			ids[i] = m.UserID
+		}
+		return ids, nil
+	})
+	s.joined = newSets(func(ctx context.Context, userID string) ([]string, error) {
+		ms, err := st.MembershipsOf(ctx, userID)
+		if err != nil {
+			return nil, fmt.Errorf("load memberships: %w", err)
+		}
+		ids := make([]string, len(ms))
+		for i, m := range ms {
+			ids[i] = m.CircleID
+		}
+		return ids, nil
+	})
+	return s
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
@@ -102,14 +118,14 @@ func (s *Service) ListPublic(ctx context.Context, userID string) ([]*models.Circ
 	if err != nil {
 		return nil, err
 	}
-	// One read of the user's memberships, not one member list per circle.
-	ms, err := s.store.MembershipsOf(ctx, userID)
+	// The user's circles, not one member list per circle.
+	ids, err := s.joined.list(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	mine := make(map[string]bool, len(ms))
-	for _, m := range ms {
-		mine[m.CircleID] = true
+	mine := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		mine[id] = true
 	}
 	for _, c := range cs {
 		member := mine[c.ID]
@@ -120,13 +136,9 @@ func (s *Service) ListPublic(ctx context.Context, userID string) ([]*models.Circ
 
 // ForUser returns the circles a user belongs to, each with its streams.
 func (s *Service) ForUser(ctx context.Context, userID string) ([]*models.Circle, error) {
-	ms, err := s.store.MembershipsOf(ctx, userID)
+	ids, err := s.joined.list(ctx, userID)
 	if err != nil {
 		return nil, err
-	}
-	ids := make([]string, len(ms))
-	for i, m := range ms {
-		ids[i] = m.CircleID
 	}
 	cs, err := s.store.CirclesByID(ctx, ids)
 	if err != nil {
@@ -256,51 +268,7 @@ func (s *Service) RequireMember(ctx context.Context, circleID, userID string) (*
 // IsMember reports whether userID belongs to circleID, from memory once
 // the circle's members are loaded.
 func (s *Service) IsMember(ctx context.Context, circleID, userID string) (bool, error) {
-	set, err := s.memberSet(ctx, circleID)
-	if err != nil {
-		return false, err
-	}
-	set.mu.RLock()
-	_, ok := set.users[userID]
-	set.mu.RUnlock()
-	return ok, nil
-}
-
-func (s *Service) memberSet(ctx context.Context, circleID string) (*memberSet, error) {
-	s.mu.Lock()
-	set, ok := s.members[circleID]
-	if !ok {
-		set = &memberSet{ready: make(chan struct{})}
-		s.members[circleID] = set
-	}
-	s.mu.Unlock()
-	if ok {
-		select {
-		case <-set.ready:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if set.err != nil {
-			return s.memberSet(ctx, circleID)
-		}
-		return set, nil
-	}
-	ms, err := s.store.Members(ctx, circleID)
-	if err != nil {
-		// Do not cache failures: the next caller tries the store again.
-		s.mu.Lock()
-		delete(s.members, circleID)
-		s.mu.Unlock()
-		set.err = err
-		close(set.ready)
-		return nil, fmt.Errorf("load members: %w", err)
-	}
-	set.users = make(map[string]struct{}, len(ms))
-	for _, m := range ms {
-		set.users[m.UserID] = struct{}{}
-	}
-	close(set.ready)
-	return set, nil
+	return s.members.has(ctx, circleID, userID)
 }
 
 // Observe records a membership change another node made, so this node's
@@ -309,24 +277,8 @@ func (s *Service) Observe(circleID, userID string, member bool) {
 	s.remember(circleID, userID, member)
 }
 
-// remember updates a loaded member set after a write; an unloaded one is
-// read from the store, with the write, when first needed.
+// remember records a membership write in both directions.
 func (s *Service) remember(circleID, userID string, member bool) {
-	s.mu.Lock()
-	set := s.members[circleID]
-	s.mu.Unlock()
-	if set == nil {
-		return
-	}
-	<-set.ready
-	if set.err != nil {
-		return
-	}
-	set.mu.Lock()
-	if member {
-		set.users[userID] = struct{}{}
-	} else {
-		delete(set.users, userID)
-	}
-	set.mu.Unlock()
+	s.members.set(circleID, userID, member)
+	s.joined.set(userID, circleID, member)
 }
