@@ -142,7 +142,8 @@ type Event struct {
 	User      *models.UserRef
 	// ID, Seq, Emoji and Count are set on message_delete (ID, Seq) and
 	// message_react_add / message_react_remove (ID, Emoji, Count: how many
-	// users have the emoji now; User made the change).
+	// users have the emoji now; User made the change). Stream and Seq are
+	// set on stream_ack: another connection of the user read that far.
 	ID    string
 	Seq   int64
 	Emoji string

@@ -192,6 +192,20 @@ func (c *Client) Unreact(ctx context.Context, streamID, messageID, emoji string)
 	return c.changeMessage(ctx, map[string]any{"cmd": "message_react_remove", "stream": streamID, "id": messageID, "emoji": emoji})
 }
 
+// Ack marks a stream read up to seq and returns the user's read seq
+// after it: seq is clamped to the stream's last seq, and the read seq
+// never moves back. The user's other connections get a stream_ack event
+// (Event.Stream, Event.Seq) when it moved.
+func (c *Client) Ack(ctx context.Context, streamID string, seq int64) (int64, error) {
+	r, err := call[struct {
+		Seq int64 `json:"seq"`
+	}](ctx, c, map[string]any{"cmd": "stream_ack", "stream": streamID, "seq": seq})
+	if err != nil {
+		return 0, err
+	}
+	return r.Seq, nil
+}
+
 // HistoryQuery selects messages for History. With After set (0 reads
 // from the start) History returns the first messages after that seq;
 // without it, the newest ones, before Before when that is set. Zero

@@ -71,6 +71,8 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 		{"message_react_remove", map[string]any{"cmd": "message_react_remove", "stream": general, "id": secret.ID, "emoji": "👀"}},
 		{"dm message_edit", map[string]any{"cmd": "message_edit", "stream": dm.ID, "id": words.ID, "content": "mine"}},
 		{"dm message_delete", map[string]any{"cmd": "message_delete", "stream": dm.ID, "id": words.ID}},
+		{"stream_ack", map[string]any{"cmd": "stream_ack", "stream": general, "seq": 1}},
+		{"dm stream_ack", map[string]any{"cmd": "stream_ack", "stream": dm.ID, "seq": 1}},
 		{"dm message_react_add", map[string]any{"cmd": "message_react_add", "stream": dm.ID, "id": words.ID, "emoji": "👀"}},
 	}
 	for _, who := range []struct {
@@ -87,7 +89,7 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 		}
 	}
 	// Nothing leaked to them, nothing changed.
-	changes := []string{"message_new", "message_edit", "message_delete", "message_react_add", "message_react_remove"}
+	changes := []string{"message_new", "message_edit", "message_delete", "message_react_add", "message_react_remove", "stream_ack"}
 	oshitest.Quiet(t, stranger, 200*time.Millisecond, changes...)
 	oshitest.Quiet(t, former, 200*time.Millisecond, changes...)
 	hist, err := owner.History(ctx, general, client.HistoryQuery{})

@@ -34,6 +34,7 @@ func init() {
 		"unsubscribe":   (*conn).cmdUnsubscribe,
 		"message_new":   (*conn).cmdMessageNew,
 		"history":       (*conn).cmdHistory,
+		"stream_ack":    (*conn).cmdStreamAck,
 
 		"message_edit":         (*conn).cmdMessageEdit,
 		"message_delete":       (*conn).cmdMessageDelete,
@@ -311,6 +312,25 @@ func (c *conn) cmdHistory(ctx context.Context, req *request) error {
 		Stream   string            `json:"stream"`
 		Messages []*models.Message `json:"messages"`
 	}{hdr(req), req.Stream, msgs})
+	return nil
+}
+
+func (c *conn) cmdStreamAck(ctx context.Context, req *request) error {
+	if err := required("stream", req.Stream); err != nil {
+		return err
+	}
+	if req.Seq == nil {
+		return errCode(CodeBadRequest, "seq is required")
+	}
+	seq, moved, err := c.g.svc.Streams.Ack(ctx, c.user.ID, req.Stream, *req.Seq)
+	if err != nil {
+		return err
+	}
+	c.reply(ackFrame{hdr(req), req.Stream, seq})
+	if moved {
+		// The user's other connections mark the stream read too.
+		c.g.publish(userTopic(c.user.ID), userControl(opEvent, c.id, "", encode(ackFrame{header{Cmd: "stream_ack"}, req.Stream, seq})))
+	}
 	return nil
 }
 

@@ -40,6 +40,7 @@ type request struct {
 	Limit      int    `json:"limit,omitempty"`
 	ID         string `json:"id,omitempty"`
 	Emoji      string `json:"emoji,omitempty"`
+	Seq        *int64 `json:"seq,omitempty"`
 }
 
 // header starts every frame the server sends.
@@ -128,6 +129,7 @@ var errorCodes = []struct {
 	{streams.ErrInvalidNonce, CodeInvalidNonce},
 	{streams.ErrInvalidEmoji, CodeInvalidEmoji},
 	{streams.ErrBadRange, CodeBadRequest},
+	{streams.ErrBadSeq, CodeBadRequest},
 	{circles.ErrInvalidName, CodeInvalidName},
 	{streams.ErrInvalidName, CodeInvalidName},
 	{circles.ErrInvalidVisibility, CodeInvalidVisibility},
@@ -243,6 +245,14 @@ type reactEvent struct {
 	Emoji  string         `json:"emoji"`
 	User   models.UserRef `json:"user"`
 	Count  int            `json:"count"`
+}
+
+// ackFrame is the stream_ack reply, and without ref the event the
+// user's other connections get.
+type ackFrame struct {
+	header
+	Stream string `json:"stream"`
+	Seq    int64  `json:"seq"`
 }
 
 type memberEvent struct {

@@ -141,13 +141,18 @@ func (c *conn) snapshot(ctx context.Context, user *models.User) (*readyFrame, er
 	if err != nil {
 		return nil, err
 	}
+	var all []*models.Stream
 	for _, c := range cs {
 		for i := range c.Streams {
-			svc.Streams.Current(&c.Streams[i])
+			all = append(all, &c.Streams[i])
 		}
 	}
-	for _, dm := range dms {
-		svc.Streams.Current(dm)
+	all = append(all, dms...)
+	for _, st := range all {
+		svc.Streams.Current(st)
+	}
+	if err := svc.Streams.FillUnread(ctx, user.ID, all); err != nil {
+		return nil, err
 	}
 	if cs == nil {
 		cs = []*models.Circle{}
@@ -226,7 +231,8 @@ func (c *conn) leaveCircle(circleID string) {
 //
 //	J  the user joined or created the circle: follow its news
 //	L  the user left it: drop its news and streams
-//	E  no circle: just send the frame (a DM opened by someone else)
+//	E  no circle: just send the frame (a DM opened by someone else, a
+//	   stream_ack made on another connection)
 type controlSub struct{ c *conn }
 
 // Control ops on the user topic.

@@ -122,7 +122,23 @@ type Stream struct {
 
 	// Peer is filled in for DMs sent to a user: the other participant.
 	Peer *UserRef `bson:"-" json:"peer,omitempty"`
+	// Unread is filled in for ready: last_seq minus the user's read seq
+	// (never negative).
+	Unread *int64 `bson:"-" json:"unread,omitempty"`
 }
+
+// ReadState is how far a user has read one stream. Its _id is
+// ReadStateID(user, stream), so it is always found by _id.
+type ReadState struct {
+	ID        string    `bson:"_id" json:"-"`
+	UserID    string    `bson:"user_id" json:"-"`
+	StreamID  string    `bson:"stream_id" json:"stream"`
+	Seq       int64     `bson:"seq" json:"seq"`
+	UpdatedAt time.Time `bson:"updated_at" json:"-"`
+}
+
+// ReadStateID returns the _id of a user's read state of a stream.
+func ReadStateID(userID, streamID string) string { return userID + ":" + streamID }
 
 // Message is one chat message. Seq numbers a stream's messages 1, 2, 3…
 // without gaps.

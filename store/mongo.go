@@ -25,6 +25,9 @@ const (
 	InvitesCollection  = "invites"
 	StreamsCollection  = "streams"
 	MessagesCollection = "messages"
+	// ReadStatesCollection holds models.ReadState, one per user and
+	// stream, keyed by models.ReadStateID.
+	ReadStatesCollection = "read_states"
 )
 
 // MongoConfig says where the database is.
@@ -44,6 +47,7 @@ type Mongo struct {
 	db     *mongo.Database
 
 	users, sessions, circles, members, invites, streams, messages *mongo.Collection
+	readStates                                                    *mongo.Collection
 }
 
 // OpenMongo connects to the database in cfg and creates the indexes Oshi
@@ -73,6 +77,8 @@ func OpenMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 		invites:  db.Collection(InvitesCollection),
 		streams:  db.Collection(StreamsCollection),
 		messages: db.Collection(MessagesCollection),
+
+		readStates: db.Collection(ReadStatesCollection),
 	}
 	if err := m.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -548,6 +554,19 @@ func (m *Mongo) RemoveReaction(ctx context.Context, msg *models.Message, emoji, 
 		update = bson.D{{Key: "$pull", Value: bson.D{{Key: fmt.Sprintf("reactions.%d.users", i), Value: userID}}}}
 	}
 	return m.updateMessage(ctx, msg.ID, update, "remove reaction")
+}
+
+// ReadState implements Store.
+func (m *Mongo) ReadState(ctx context.Context, userID, streamID string) (*models.ReadState, error) {
+	return findOne[models.ReadState](ctx, m.readStates, bson.D{{Key: "_id", Value: models.ReadStateID(userID, streamID)}}, "find read state")
+}
+
+// SetReadState implements Store. It replaces the document by _id (the
+// one filter the embedded store answers from its index), inserting it
+// the first time.
+func (m *Mongo) SetReadState(ctx context.Context, rs *models.ReadState) error {
+	_, err := m.readStates.ReplaceOne(ctx, bson.D{{Key: "_id", Value: rs.ID}}, rs, options.Replace().SetUpsert(true))
+	return wrap("store read state", err)
 }
 
 // Ping implements Store.

@@ -121,6 +121,13 @@ type Store interface {
 	// emoji out when nobody is left; as AddReaction otherwise.
 	RemoveReaction(ctx context.Context, m *models.Message, emoji, userID string) (*models.Message, error)
 
+	// ReadState finds a user's read state of a stream by its _id;
+	// ErrNotFound when the user never acknowledged the stream.
+	ReadState(ctx context.Context, userID, streamID string) (*models.ReadState, error)
+	// SetReadState stores rs whole (an upsert by rs.ID). The caller
+	// serializes the changes to one read state and decides the seq.
+	SetReadState(ctx context.Context, rs *models.ReadState) error
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the connection.

@@ -101,6 +101,8 @@ type Service struct {
 	mu     sync.Mutex
 	states map[string]*state // stream id → loaded stream
 
+	readMu [readLocks]sync.Mutex // see readLock
+
 	dirtyMu  sync.Mutex
 	dirty    map[string]int64 // stream id → last_seq not yet written
 	posts    chan *post

@@ -1,0 +1,82 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+
+	"github.com/oshichat/oshi/models"
+	"github.com/oshichat/oshi/store"
+)
+
+// ErrBadSeq refuses a negative read seq.
+var ErrBadSeq = errors.New("seq must not be negative")
+
+// readLocks serialize the changes to one read state on this node: the
+// embedded store applies update operators as read-modify-write, so two
+// concurrent writes to one document could lose one. A read state picks
+// its lock by an FNV hash of its _id.
+const readLocks = 64
+
+func (s *Service) readLock(id string) func() {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	mu := &s.readMu[h.Sum32()%readLocks]
+	mu.Lock()
+	return mu.Unlock
+}
+
+// Ack records that the user has read a stream up to seq: seqs beyond the
+// newest message this node knows of are clamped to it, and the read seq
+// only moves forward. It returns the user's read seq after the call and
+// whether it moved (an ack at or below it changes nothing).
+func (s *Service) Ack(ctx context.Context, userID, streamID string, seq int64) (int64, bool, error) {
+	if seq < 0 {
+		return 0, false, ErrBadSeq
+	}
+	st, err := s.access(ctx, userID, streamID)
+	if err != nil {
+		return 0, false, err
+	}
+	st.mu.Lock()
+	seq = min(seq, st.stored)
+	st.mu.Unlock()
+	id := models.ReadStateID(userID, streamID)
+	defer s.readLock(id)()
+	cur, err := s.store.ReadState(ctx, userID, streamID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		cur = &models.ReadState{ID: id, UserID: userID, StreamID: streamID}
+	case err != nil:
+		return 0, false, fmt.Errorf("ack: %w", err)
+	}
+	if seq <= cur.Seq {
+		return cur.Seq, false, nil
+	}
+	next := *cur
+	next.Seq, next.UpdatedAt = seq, s.now()
+	if err := s.store.SetReadState(ctx, &next); err != nil {
+		return 0, false, fmt.Errorf("ack: %w", err)
+	}
+	return seq, true, nil
+}
+
+// FillUnread sets Unread on each stream: its LastSeq minus the user's
+// read seq, never negative. Each read state is found by its _id, the one
+// lookup the embedded store answers from its index.
+func (s *Service) FillUnread(ctx context.Context, userID string, sts []*models.Stream) error {
+	for _, st := range sts {
+		var read int64
+		rs, err := s.store.ReadState(ctx, userID, st.ID)
+		switch {
+		case err == nil:
+			read = rs.Seq
+		case !errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("read state: %w", err)
+		}
+		unread := max(st.LastSeq-read, 0)
+		st.Unread = &unread
+	}
+	return nil
+}
