@@ -148,6 +148,9 @@ type Event struct {
 	Seq   int64
 	Emoji string
 	Count int
+	// By is who pinned the message, on message_pin (ID and Seq are set
+	// on message_pin and message_unpin).
+	By *models.UserRef
 	// Code and Val are set on error frames.
 	Code string
 	Val  json.RawMessage
@@ -168,10 +171,11 @@ func decodeEvent(data []byte) Event {
 		Seq     int64           `json:"seq"`
 		Emoji   string          `json:"emoji"`
 		Count   int             `json:"count"`
+		By      *models.UserRef `json:"by"`
 	}
 	_ = json.Unmarshal(data, &f)
 	ev := Event{Cmd: f.Cmd, Circle: f.Circle, Message: f.Message, User: f.User, Code: f.Code, Val: f.Val, Raw: data,
-		ID: f.ID, Seq: f.Seq, Emoji: f.Emoji, Count: f.Count}
+		ID: f.ID, Seq: f.Seq, Emoji: f.Emoji, Count: f.Count, By: f.By}
 	if len(f.Stream) > 0 && f.Stream[0] == '{' {
 		_ = json.Unmarshal(f.Stream, &ev.NewStream)
 	} else {

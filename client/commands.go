@@ -142,8 +142,29 @@ func (c *Client) Unsubscribe(ctx context.Context, streamID string) error {
 
 // Send posts a message and returns it once the server has stored it. A
 // non-empty nonce makes retries safe: the server stores it once.
+// The users the content mentions as @username are in the message's
+// Mentions.
 func (c *Client) Send(ctx context.Context, streamID, content, nonce string) (*models.Message, error) {
 	frame := map[string]any{"cmd": "message_new", "stream": streamID, "content": content}
+	if nonce != "" {
+		frame["nonce"] = nonce
+	}
+	r, err := call[struct {
+		Message *models.Message `json:"message"`
+	}](ctx, c, frame)
+	if err != nil {
+		return nil, err
+	}
+	return r.Message, nil
+}
+
+// SendReply posts a message that answers message replyTo of the same
+// stream; see Send. The stored message's Reply describes the original
+// (its id, seq, author and the first 100 characters of its content). A
+// replyTo that is unknown, deleted or in another stream is refused with
+// invalid_reply.
+func (c *Client) SendReply(ctx context.Context, streamID, replyTo, content, nonce string) (*models.Message, error) {
+	frame := map[string]any{"cmd": "message_new", "stream": streamID, "content": content, "reply_to": replyTo}
 	if nonce != "" {
 		frame["nonce"] = nonce
 	}
@@ -190,6 +211,30 @@ func (c *Client) React(ctx context.Context, streamID, messageID, emoji string) (
 // Unreact removes the user's reaction with emoji from a message; see React.
 func (c *Client) Unreact(ctx context.Context, streamID, messageID, emoji string) (*models.Message, error) {
 	return c.changeMessage(ctx, map[string]any{"cmd": "message_react_remove", "stream": streamID, "id": messageID, "emoji": emoji})
+}
+
+// Pin pins a message to its stream and returns it with PinnedAt and
+// PinnedBy set: in a channel the circle's owner may, in a DM either
+// participant. Pinning a pinned message changes nothing. Subscribers get
+// a message_pin event (Event.ID, Event.Seq, Event.By).
+func (c *Client) Pin(ctx context.Context, streamID, messageID string) (*models.Message, error) {
+	return c.changeMessage(ctx, map[string]any{"cmd": "message_pin", "stream": streamID, "id": messageID})
+}
+
+// Unpin unpins a message; see Pin. Subscribers get a message_unpin event.
+func (c *Client) Unpin(ctx context.Context, streamID, messageID string) (*models.Message, error) {
+	return c.changeMessage(ctx, map[string]any{"cmd": "message_unpin", "stream": streamID, "id": messageID})
+}
+
+// Pins lists a stream's pinned messages, oldest pin first.
+func (c *Client) Pins(ctx context.Context, streamID string) ([]*models.Message, error) {
+	r, err := call[struct {
+		Messages []*models.Message `json:"messages"`
+	}](ctx, c, map[string]any{"cmd": "pins_list", "stream": streamID})
+	if err != nil {
+		return nil, err
+	}
+	return r.Messages, nil
 }
 
 // Ack marks a stream read up to seq and returns the user's read seq

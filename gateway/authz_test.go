@@ -50,6 +50,18 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// One message of each stream is pinned, so unpinning could change it.
+	pinned, err := owner.Send(ctx, general, "pinned", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Pin(ctx, general, pinned.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Pin(ctx, dm.ID, words.ID); err != nil {
+		t.Fatal(err)
+	}
+
 	commands := []struct {
 		name  string
 		frame map[string]any
@@ -74,6 +86,14 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 		{"stream_ack", map[string]any{"cmd": "stream_ack", "stream": general, "seq": 1}},
 		{"dm stream_ack", map[string]any{"cmd": "stream_ack", "stream": dm.ID, "seq": 1}},
 		{"dm message_react_add", map[string]any{"cmd": "message_react_add", "stream": dm.ID, "id": words.ID, "emoji": "👀"}},
+		{"message_new reply_to", map[string]any{"cmd": "message_new", "stream": general, "content": "re", "reply_to": secret.ID}},
+		{"dm message_new reply_to", map[string]any{"cmd": "message_new", "stream": dm.ID, "content": "re", "reply_to": words.ID}},
+		{"message_pin", map[string]any{"cmd": "message_pin", "stream": general, "id": secret.ID}},
+		{"message_unpin", map[string]any{"cmd": "message_unpin", "stream": general, "id": pinned.ID}},
+		{"pins_list", map[string]any{"cmd": "pins_list", "stream": general}},
+		{"dm message_pin", map[string]any{"cmd": "message_pin", "stream": dm.ID, "id": words.ID}},
+		{"dm message_unpin", map[string]any{"cmd": "message_unpin", "stream": dm.ID, "id": words.ID}},
+		{"dm pins_list", map[string]any{"cmd": "pins_list", "stream": dm.ID}},
 	}
 	for _, who := range []struct {
 		name string
@@ -89,16 +109,22 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 		}
 	}
 	// Nothing leaked to them, nothing changed.
-	changes := []string{"message_new", "message_edit", "message_delete", "message_react_add", "message_react_remove", "stream_ack"}
+	changes := []string{"message_new", "message_edit", "message_delete", "message_react_add", "message_react_remove", "stream_ack", "message_pin", "message_unpin"}
 	oshitest.Quiet(t, stranger, 200*time.Millisecond, changes...)
 	oshitest.Quiet(t, former, 200*time.Millisecond, changes...)
 	hist, err := owner.History(ctx, general, client.HistoryQuery{})
-	if err != nil || len(hist) != 1 || hist[0].Content != "secret" || hist[0].Deleted || hist[0].EditedAt != nil || len(hist[0].ReactionCounts) != 0 {
-		t.Fatalf("owner's history = %v, %v; want only the owner's message", hist, err)
+	if err != nil || len(hist) != 2 || hist[0].Content != "secret" || hist[0].Deleted || hist[0].EditedAt != nil || len(hist[0].ReactionCounts) != 0 ||
+		hist[0].PinnedAt != nil || hist[1].PinnedAt == nil {
+		t.Fatalf("owner's history = %v, %v; want only the owner's messages", hist, err)
 	}
 	dmHist, err := friend.History(ctx, dm.ID, client.HistoryQuery{})
-	if err != nil || len(dmHist) != 1 || dmHist[0].Content != "private words" || len(dmHist[0].ReactionCounts) != 0 {
+	if err != nil || len(dmHist) != 1 || dmHist[0].Content != "private words" || len(dmHist[0].ReactionCounts) != 0 || dmHist[0].PinnedAt == nil {
 		t.Fatalf("dm history = %v, %v", dmHist, err)
+	}
+	for _, st := range []string{general, dm.ID} {
+		if pins, err := owner.Pins(ctx, st); err != nil || len(pins) != 1 {
+			t.Fatalf("pins of %s = %v, %v; want one", st, pins, err)
+		}
 	}
 	cs, err := owner.ListCircles(ctx)
 	if err != nil || len(cs) != 0 {

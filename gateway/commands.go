@@ -9,6 +9,7 @@ import (
 
 	"github.com/oshichat/oshi/broker"
 	"github.com/oshichat/oshi/models"
+	"github.com/oshichat/oshi/streams"
 )
 
 // commandTimeout bounds the store work of one command.
@@ -40,6 +41,9 @@ func init() {
 		"message_delete":       (*conn).cmdMessageDelete,
 		"message_react_add":    (*conn).cmdMessageReact,
 		"message_react_remove": (*conn).cmdMessageReact,
+		"message_pin":          (*conn).cmdMessagePin,
+		"message_unpin":        (*conn).cmdMessagePin,
+		"pins_list":            (*conn).cmdPinsList,
 		"pong":                 func(*conn, context.Context, *request) error { return nil },
 	}
 }
@@ -231,7 +235,8 @@ func (c *conn) cmdMessageNew(ctx context.Context, req *request) error {
 	h := hdr(req)
 	// The reply is sent when the committer has stored the message; the
 	// connection goes on reading meanwhile.
-	return c.g.svc.Streams.Submit(ctx, c.user, req.Stream, req.Content, req.Nonce, func(m *models.Message, err error) {
+	d := streams.Draft{Content: req.Content, Nonce: req.Nonce, ReplyTo: req.ReplyTo}
+	return c.g.svc.Streams.SubmitDraft(ctx, c.user, req.Stream, d, func(m *models.Message, err error) {
 		if err != nil {
 			c.fail(h, "message_new", err)
 			return
@@ -290,6 +295,38 @@ func (c *conn) cmdMessageReact(ctx context.Context, req *request) error {
 		return err
 	}
 	c.reply(messageReply{hdr(req), m.View(c.user.ID)})
+	return nil
+}
+
+// cmdMessagePin serves message_pin and message_unpin.
+func (c *conn) cmdMessagePin(ctx context.Context, req *request) error {
+	if err := messageTarget(req); err != nil {
+		return err
+	}
+	m, err := c.g.svc.Streams.Pin(ctx, c.user, req.Stream, req.ID, req.Cmd == "message_pin")
+	if err != nil {
+		return err
+	}
+	c.reply(messageReply{hdr(req), m.View(c.user.ID)})
+	return nil
+}
+
+func (c *conn) cmdPinsList(ctx context.Context, req *request) error {
+	if err := required("stream", req.Stream); err != nil {
+		return err
+	}
+	msgs, err := c.g.svc.Streams.Pins(ctx, c.user.ID, req.Stream)
+	if err != nil {
+		return err
+	}
+	for i, m := range msgs {
+		msgs[i] = m.View(c.user.ID)
+	}
+	c.reply(struct {
+		header
+		Stream   string            `json:"stream"`
+		Messages []*models.Message `json:"messages"`
+	}{hdr(req), req.Stream, msgs})
 	return nil
 }
 

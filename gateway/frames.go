@@ -41,6 +41,7 @@ type request struct {
 	ID         string `json:"id,omitempty"`
 	Emoji      string `json:"emoji,omitempty"`
 	Seq        *int64 `json:"seq,omitempty"`
+	ReplyTo    string `json:"reply_to,omitempty"`
 }
 
 // header starts every frame the server sends.
@@ -76,6 +77,8 @@ const (
 	CodeMessageTooLong     = "message_too_long"
 	CodeInvalidNonce       = "invalid_nonce"
 	CodeInvalidEmoji       = "invalid_emoji"
+	CodeInvalidReply       = "invalid_reply"
+	CodeTooManyPins        = "too_many_pins"
 	CodeInvalidName        = "invalid_name"
 	CodeInvalidVisibility  = "invalid_visibility"
 	CodeInvalidInvite      = "invalid_invite"
@@ -128,6 +131,8 @@ var errorCodes = []struct {
 	{streams.ErrTooLong, CodeMessageTooLong},
 	{streams.ErrInvalidNonce, CodeInvalidNonce},
 	{streams.ErrInvalidEmoji, CodeInvalidEmoji},
+	{streams.ErrInvalidReply, CodeInvalidReply},
+	{streams.ErrTooManyPins, CodeTooManyPins},
 	{streams.ErrBadRange, CodeBadRequest},
 	{streams.ErrBadSeq, CodeBadRequest},
 	{circles.ErrInvalidName, CodeInvalidName},
@@ -218,10 +223,16 @@ func MessageEvent(m *models.Message) []byte {
 // message: message_edit carries the message (reactions without "me",
 // which is per viewer), message_delete the tombstone's id and seq, and
 // message_react_add / message_react_remove the emoji, who changed it and
-// its new count.
+// its new count, message_pin the message's id and seq and who pinned
+// it, message_unpin its id and seq.
 func ChangeEvent(c *streams.Change) []byte {
 	m := c.Message
 	switch c.Kind {
+	case streams.Pinned:
+		by := c.User
+		return encode(pinEvent{Cmd: string(c.Kind), Stream: m.StreamID, ID: m.ID, Seq: m.Seq, By: &by})
+	case streams.Unpinned:
+		return encode(pinEvent{Cmd: string(c.Kind), Stream: m.StreamID, ID: m.ID, Seq: m.Seq})
 	case streams.Edited:
 		return encode(messageEvent{Cmd: string(c.Kind), Stream: m.StreamID, Message: m.View("")})
 	case streams.Deleted:
@@ -236,6 +247,14 @@ type deleteEvent struct {
 	Stream string `json:"stream"`
 	ID     string `json:"id"`
 	Seq    int64  `json:"seq"`
+}
+
+type pinEvent struct {
+	Cmd    string          `json:"cmd"`
+	Stream string          `json:"stream"`
+	ID     string          `json:"id"`
+	Seq    int64           `json:"seq"`
+	By     *models.UserRef `json:"by,omitempty"`
 }
 
 type reactEvent struct {

@@ -119,6 +119,10 @@ type Stream struct {
 	Members   []string   `bson:"members,omitempty" json:"members,omitempty"` // DMs: the two user ids
 	LastSeq   int64      `bson:"last_seq" json:"last_seq"`
 	CreatedAt time.Time  `bson:"created_at" json:"created_at"`
+	// Pins are the ids of the stream's pinned messages, oldest pin
+	// first (at most MaxPins). Stored, not sent: pins_list sends the
+	// messages.
+	Pins []string `bson:"pins,omitempty" json:"-"`
 
 	// Peer is filled in for DMs sent to a user: the other participant.
 	Peer *UserRef `bson:"-" json:"peer,omitempty"`
@@ -126,6 +130,9 @@ type Stream struct {
 	// (never negative).
 	Unread *int64 `bson:"-" json:"unread,omitempty"`
 }
+
+// MaxPins is the most messages one stream may have pinned.
+const MaxPins = 50
 
 // ReadState is how far a user has read one stream. Its _id is
 // ReadStateID(user, stream), so it is always found by _id.
@@ -169,6 +176,86 @@ type Message struct {
 	Reactions []Reaction `bson:"reactions,omitempty" json:"-"`
 	// ReactionCounts is the wire form of Reactions, filled in by View.
 	ReactionCounts []ReactionCount `bson:"-" json:"reactions,omitempty"`
+
+	// ReplyToID is the id of the message this one answers, in the same
+	// stream. It is stored, not sent: clients get Reply.
+	ReplyToID string `bson:"reply_to,omitempty" json:"-"`
+	// Reply describes the message answered, as it was when the reply was
+	// made; it is stored with the reply, so reading a reply never needs
+	// a second lookup, and it is kept when the original is edited or
+	// deleted later.
+	Reply *ReplyRef `bson:"reply,omitempty" json:"reply_to,omitempty"`
+
+	// MentionIDs are the ids of the users the content mentions
+	// (@username), resolved when the message was posted; Mentions are
+	// the same users as sent. Both are stored, so reading a message never
+	// looks its mentions up.
+	MentionIDs []string  `bson:"mentions,omitempty" json:"-"`
+	Mentions   []UserRef `bson:"mentioned,omitempty" json:"mentions,omitempty"`
+
+	// PinnedAt and PinnedBy are set while the message is pinned to its
+	// stream (message_pin), and cleared by message_unpin or a delete.
+	PinnedAt *time.Time `bson:"pinned_at,omitempty" json:"pinned_at,omitempty"`
+	PinnedBy *UserRef   `bson:"pinned_by,omitempty" json:"pinned_by,omitempty"`
+}
+
+// ReplyRef is the message a reply answers, as the reply carries it.
+type ReplyRef struct {
+	ID     string  `bson:"id" json:"id"`
+	Seq    int64   `bson:"seq" json:"seq"`
+	Author UserRef `bson:"author" json:"author"`
+	// Preview is the start of the original's content when the reply was
+	// made: at most MaxPreviewLength characters.
+	Preview string `bson:"preview" json:"preview"`
+}
+
+// MaxMentions is the most distinct @usernames of one message that are
+// looked up; later ones are not mentions.
+const MaxMentions = 10
+
+// MentionNames returns the distinct usernames that content mentions, in
+// order of first appearance and compared case-insensitively, at most
+// MaxMentions. A mention is "@" followed by 1–32 letters, digits or
+// underscores that are not part of a longer run, and not preceded by one
+// of those characters (so "a@b.com" mentions nobody).
+func MentionNames(content string) []string {
+	var names []string
+	seen := make(map[string]bool)
+	for i := 0; i < len(content) && len(names) < MaxMentions; i++ {
+		if content[i] != '@' || i > 0 && nameByte(content[i-1]) {
+			continue
+		}
+		j := i + 1
+		for j < len(content) && nameByte(content[j]) {
+			j++
+		}
+		name := content[i+1 : j]
+		if n := len(name); n >= 1 && n <= 32 && !seen[strings.ToLower(name)] {
+			seen[strings.ToLower(name)] = true
+			names = append(names, name)
+		}
+		i = j - 1
+	}
+	return names
+}
+
+func nameByte(b byte) bool {
+	return b == '_' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+}
+
+// MaxPreviewLength is the longest ReplyRef.Preview, in characters.
+const MaxPreviewLength = 100
+
+// Preview returns the first MaxPreviewLength characters of content.
+func Preview(content string) string {
+	n := 0
+	for i := range content {
+		if n == MaxPreviewLength {
+			return content[:i]
+		}
+		n++
+	}
+	return content
 }
 
 // Edit is an earlier content of an edited message.

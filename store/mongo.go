@@ -512,8 +512,45 @@ func (m *Mongo) EditMessage(ctx context.Context, id, content string, prev models
 func (m *Mongo) DeleteMessage(ctx context.Context, id string, at time.Time) (*models.Message, error) {
 	return m.updateMessage(ctx, id, bson.D{
 		{Key: "$set", Value: bson.D{{Key: "content", Value: ""}, {Key: "deleted", Value: true}, {Key: "deleted_at", Value: at}}},
-		{Key: "$unset", Value: bson.D{{Key: "edits", Value: ""}, {Key: "edited_at", Value: ""}, {Key: "reactions", Value: ""}}},
+		{Key: "$unset", Value: bson.D{{Key: "edits", Value: ""}, {Key: "edited_at", Value: ""}, {Key: "reactions", Value: ""},
+			{Key: "pinned_at", Value: ""}, {Key: "pinned_by", Value: ""}}},
 	}, "delete message")
+}
+
+// PinMessage implements Store.
+func (m *Mongo) PinMessage(ctx context.Context, id string, by models.UserRef, at time.Time) (*models.Message, error) {
+	return m.updateMessage(ctx, id, bson.D{
+		{Key: "$set", Value: bson.D{{Key: "pinned_at", Value: at}, {Key: "pinned_by", Value: by}}},
+	}, "pin message")
+}
+
+// UnpinMessage implements Store.
+func (m *Mongo) UnpinMessage(ctx context.Context, id string) (*models.Message, error) {
+	return m.updateMessage(ctx, id, bson.D{
+		{Key: "$unset", Value: bson.D{{Key: "pinned_at", Value: ""}, {Key: "pinned_by", Value: ""}}},
+	}, "unpin message")
+}
+
+// updateStream applies one update to the stream with that _id.
+func (m *Mongo) updateStream(ctx context.Context, id string, update bson.D, what string) error {
+	res, err := m.streams.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, update)
+	if err != nil {
+		return wrap(what, err)
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return nil
+}
+
+// AddPin implements Store.
+func (m *Mongo) AddPin(ctx context.Context, streamID, msgID string) error {
+	return m.updateStream(ctx, streamID, bson.D{{Key: "$addToSet", Value: bson.D{{Key: "pins", Value: msgID}}}}, "add pin")
+}
+
+// RemovePin implements Store.
+func (m *Mongo) RemovePin(ctx context.Context, streamID, msgID string) error {
+	return m.updateStream(ctx, streamID, bson.D{{Key: "$pull", Value: bson.D{{Key: "pins", Value: msgID}}}}, "remove pin")
 }
 
 func reactionIndex(msg *models.Message, emoji string) int {

@@ -108,7 +108,8 @@ type Store interface {
 	// message does not exist.
 	EditMessage(ctx context.Context, id, content string, prev models.Edit) (*models.Message, error)
 	// DeleteMessage turns a message into a tombstone: deleted and
-	// deleted_at set; content, edits, edited_at and reactions cleared.
+	// deleted_at set; content, edits, edited_at, reactions, pinned_at and
+	// pinned_by cleared (a reply's stored preview stays).
 	DeleteMessage(ctx context.Context, id string, at time.Time) (*models.Message, error)
 	// AddReaction adds userID to the users of emoji on m, or adds the
 	// emoji with that one user, and returns the message as updated. m
@@ -120,6 +121,18 @@ type Store interface {
 	// RemoveReaction takes userID out of the users of emoji on m, and the
 	// emoji out when nobody is left; as AddReaction otherwise.
 	RemoveReaction(ctx context.Context, m *models.Message, emoji, userID string) (*models.Message, error)
+
+	// PinMessage sets a message's pinned_at and pinned_by and returns it
+	// as updated; UnpinMessage clears them. The caller serializes the
+	// changes to one message.
+	PinMessage(ctx context.Context, id string, by models.UserRef, at time.Time) (*models.Message, error)
+	UnpinMessage(ctx context.Context, id string) (*models.Message, error)
+	// AddPin adds msgID to the end of a stream's pins unless it is there;
+	// RemovePin takes it out. Both address the stream by _id; ErrNotFound
+	// when there is no such stream. The caller serializes the changes to
+	// one stream's pins.
+	AddPin(ctx context.Context, streamID, msgID string) error
+	RemovePin(ctx context.Context, streamID, msgID string) error
 
 	// ReadState finds a user's read state of a stream by its _id;
 	// ErrNotFound when the user never acknowledged the stream.

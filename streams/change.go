@@ -27,9 +27,12 @@ const (
 	Deleted         ChangeKind = "message_delete"
 	ReactionAdded   ChangeKind = "message_react_add"
 	ReactionRemoved ChangeKind = "message_react_remove"
+	Pinned          ChangeKind = "message_pin"
+	Unpinned        ChangeKind = "message_unpin"
 )
 
-// Change is a change to a stored message, handed to Config.OnChanged.
+// Change is a change to a stored message, handed to Config.OnChanged:
+// an edit, a delete, a reaction, a pin or an unpin.
 type Change struct {
 	Kind ChangeKind
 	// Message is the message after the change.
@@ -138,7 +141,8 @@ func (s *Service) Edit(ctx context.Context, user *models.User, streamID, msgID, 
 }
 
 // Delete turns a message into a tombstone (see models.Message.Deleted).
-// Its author may, and in a channel the circle's owner too.
+// Its author may, and in a channel the circle's owner too. A pinned
+// message is unpinned with it (no message_unpin is announced).
 func (s *Service) Delete(ctx context.Context, user *models.User, streamID, msgID string) (*models.Message, error) {
 	return s.change(ctx, user.ID, streamID, msgID, func(st *state, m *models.Message) (*Change, error) {
 		if m.AuthorID != user.ID {
@@ -156,6 +160,10 @@ func (s *Service) Delete(ctx context.Context, user *models.User, streamID, msgID
 		updated, err := s.store.DeleteMessage(ctx, m.ID, s.now())
 		if err != nil {
 			return nil, fmt.Errorf("delete message: %w", err)
+		}
+		if m.PinnedAt != nil {
+			// A tombstone is not pinned: it frees its place among the pins.
+			s.removePin(ctx, m.StreamID, m.ID)
 		}
 		return &Change{Kind: Deleted, Message: updated, User: user.Ref()}, nil
 	})

@@ -18,6 +18,14 @@ type post struct {
 	done func(*models.Message, error)
 }
 
+// Draft is a message to post: its content, the sender's optional nonce
+// and, for a reply, the id of the message it answers (empty otherwise).
+type Draft struct {
+	Content string
+	Nonce   string
+	ReplyTo string
+}
+
 // Submit validates a message from user to a stream and queues it for
 // storage. done is called exactly once, from the committer goroutine, with
 // the stored message or an error; it must not block. Validation and access
@@ -28,21 +36,41 @@ type post struct {
 // author already used in that stream returns the stored message instead
 // of storing a second one.
 func (s *Service) Submit(ctx context.Context, user *models.User, streamID, content, nonce string, done func(*models.Message, error)) error {
-	if err := s.validate(content, nonce); err != nil {
+	return s.SubmitDraft(ctx, user, streamID, Draft{Content: content, Nonce: nonce}, done)
+}
+
+// SubmitDraft is Submit for a Draft. A reply (d.ReplyTo set) must answer
+// a message of the same stream that is not deleted, else ErrInvalidReply;
+// the original is read by its _id before the reply is queued, and the
+// reply keeps its seq, author and a preview of its content (see
+// models.ReplyRef). The users the content mentions (@username) are
+// looked up after the hooks have seen it and kept on the message.
+func (s *Service) SubmitDraft(ctx context.Context, user *models.User, streamID string, d Draft, done func(*models.Message, error)) error {
+	if err := s.validate(d.Content, d.Nonce); err != nil {
 		return err
 	}
 	st, err := s.access(ctx, user.ID, streamID)
 	if err != nil {
 		return err
 	}
+	var reply *models.ReplyRef
+	if d.ReplyTo != "" {
+		if reply, err = s.replyRef(ctx, streamID, d.ReplyTo); err != nil {
+			return err
+		}
+	}
 	id := newID()
+	nonce := d.Nonce
 	if nonce == "" {
 		nonce = id
 	}
 	p := &post{st: st, done: done, msg: &models.Message{
 		ID: id, StreamID: streamID, AuthorID: user.ID, Author: user.Ref(),
-		Content: content, Nonce: nonce,
+		Content: d.Content, Nonce: nonce,
 	}}
+	if reply != nil {
+		p.msg.ReplyToID, p.msg.Reply = reply.ID, reply
+	}
 	if len(s.cfg.Hooks) > 0 {
 		if err := s.cfg.Hooks.OnMessage(ctx, p.msg); err != nil {
 			return err
@@ -50,6 +78,9 @@ func (s *Service) Submit(ctx context.Context, user *models.User, streamID, conte
 		if err := s.validate(p.msg.Content, ""); err != nil {
 			return fmt.Errorf("content after hooks: %w", err)
 		}
+	}
+	if err := s.resolveMentions(ctx, p.msg); err != nil {
+		return err
 	}
 	select {
 	case <-s.stop:
@@ -64,6 +95,43 @@ func (s *Service) Submit(ctx context.Context, user *models.User, streamID, conte
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// resolveMentions looks up the users m's content mentions (see
+// models.MentionNames), one UserByName each, and records those that
+// exist on m; unknown names are not mentions.
+func (s *Service) resolveMentions(ctx context.Context, m *models.Message) error {
+	m.MentionIDs, m.Mentions = nil, nil
+	for _, name := range models.MentionNames(m.Content) {
+		u, err := s.store.UserByName(ctx, name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			continue
+		case err != nil:
+			return fmt.Errorf("find mentioned user: %w", err)
+		}
+		m.MentionIDs = append(m.MentionIDs, u.ID)
+		m.Mentions = append(m.Mentions, u.Ref())
+	}
+	return nil
+}
+
+// replyRef reads the message a reply answers, by its _id, and returns
+// what the reply keeps of it.
+func (s *Service) replyRef(ctx context.Context, streamID, id string) (*models.ReplyRef, error) {
+	if len(id) > 64 {
+		return nil, ErrInvalidReply
+	}
+	m, err := s.store.Message(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, ErrInvalidReply
+	case err != nil:
+		return nil, fmt.Errorf("find replied message: %w", err)
+	case m.StreamID != streamID || m.Deleted:
+		return nil, ErrInvalidReply
+	}
+	return &models.ReplyRef{ID: m.ID, Seq: m.Seq, Author: m.Author, Preview: models.Preview(m.Content)}, nil
 }
 
 // Post stores a message and returns it once stored; see Submit.

@@ -33,6 +33,7 @@ var (
 	ErrSelfDM         = errors.New("cannot open a DM with yourself")
 	ErrClosed         = errors.New("streams service is closed")
 	ErrBadRange       = errors.New("before, after and limit must not be negative")
+	ErrInvalidReply   = errors.New("reply_to must name a message of this stream that is not deleted")
 	ErrContention     = errors.New("too many writers raced for this stream's next seq; retry with the same nonce")
 )
 
