@@ -261,11 +261,14 @@ func messageTarget(req *request) error {
 	return required("id", req.ID)
 }
 
-func (c *conn) cmdMessageEdit(ctx context.Context, req *request) error {
+// changeMessage serves a command that changes one message: it checks the
+// target fields, runs change and answers with the message as the asker
+// sees it. The service publishes the matching event.
+func (c *conn) changeMessage(req *request, change func() (*models.Message, error)) error {
 	if err := messageTarget(req); err != nil {
 		return err
 	}
-	m, err := c.g.svc.Streams.Edit(ctx, c.user, req.Stream, req.ID, req.Content)
+	m, err := change()
 	if err != nil {
 		return err
 	}
@@ -273,42 +276,30 @@ func (c *conn) cmdMessageEdit(ctx context.Context, req *request) error {
 	return nil
 }
 
+func (c *conn) cmdMessageEdit(ctx context.Context, req *request) error {
+	return c.changeMessage(req, func() (*models.Message, error) {
+		return c.g.svc.Streams.Edit(ctx, c.user, req.Stream, req.ID, req.Content)
+	})
+}
+
 func (c *conn) cmdMessageDelete(ctx context.Context, req *request) error {
-	if err := messageTarget(req); err != nil {
-		return err
-	}
-	m, err := c.g.svc.Streams.Delete(ctx, c.user, req.Stream, req.ID)
-	if err != nil {
-		return err
-	}
-	c.reply(messageReply{hdr(req), m.View(c.user.ID)})
-	return nil
+	return c.changeMessage(req, func() (*models.Message, error) {
+		return c.g.svc.Streams.Delete(ctx, c.user, req.Stream, req.ID)
+	})
 }
 
 // cmdMessageReact serves message_react_add and message_react_remove.
 func (c *conn) cmdMessageReact(ctx context.Context, req *request) error {
-	if err := messageTarget(req); err != nil {
-		return err
-	}
-	m, err := c.g.svc.Streams.React(ctx, c.user, req.Stream, req.ID, req.Emoji, req.Cmd == "message_react_add")
-	if err != nil {
-		return err
-	}
-	c.reply(messageReply{hdr(req), m.View(c.user.ID)})
-	return nil
+	return c.changeMessage(req, func() (*models.Message, error) {
+		return c.g.svc.Streams.React(ctx, c.user, req.Stream, req.ID, req.Emoji, req.Cmd == "message_react_add")
+	})
 }
 
 // cmdMessagePin serves message_pin and message_unpin.
 func (c *conn) cmdMessagePin(ctx context.Context, req *request) error {
-	if err := messageTarget(req); err != nil {
-		return err
-	}
-	m, err := c.g.svc.Streams.Pin(ctx, c.user, req.Stream, req.ID, req.Cmd == "message_pin")
-	if err != nil {
-		return err
-	}
-	c.reply(messageReply{hdr(req), m.View(c.user.ID)})
-	return nil
+	return c.changeMessage(req, func() (*models.Message, error) {
+		return c.g.svc.Streams.Pin(ctx, c.user, req.Stream, req.ID, req.Cmd == "message_pin")
+	})
 }
 
 func (c *conn) cmdPinsList(ctx context.Context, req *request) error {
