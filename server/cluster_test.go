@@ -3,6 +3,9 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -156,5 +159,23 @@ func TestClusterMembershipAndNodeLoss(t *testing.T) {
 	}
 	if ev := next(t, carol, "message_new"); ev.Message.Content != "B is gone" || ev.Message.Seq != 2 {
 		t.Fatalf("carol got %s", ev.Raw)
+	}
+}
+
+// TestClusterUnreachable: a node whose NATS cannot be reached refuses to
+// start, naming NATS, instead of running alone while claiming a cluster.
+func TestClusterUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	_, err = server.New(context.Background(), server.Config{
+		MongoURI: oshitest.MongoURI(t), MongoDB: oshitest.Database(t), NATSURL: "nats://" + addr,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err == nil || !strings.Contains(err.Error(), "nats") {
+		t.Fatalf("server.New with an unreachable NATS: %v, want an error naming nats", err)
 	}
 }
