@@ -18,11 +18,22 @@ const commandTimeout = 10 * time.Second
 type handler func(c *conn, ctx context.Context, req *request) error
 
 // commands maps each command after auth to its handler. A handler queues
-// its reply itself, or returns an error that becomes an error frame.
-var commands map[string]handler
+// its reply itself, or returns an error that becomes an error frame. Each
+// file registers the commands it serves (handle) from its init.
+var commands = make(map[string]handler)
+
+// handle registers the handlers of a file's commands.
+func handle(m map[string]handler) {
+	for name, h := range m {
+		if commands[name] != nil {
+			panic("gateway: command " + name + " registered twice")
+		}
+		commands[name] = h
+	}
+}
 
 func init() {
-	commands = map[string]handler{
+	handle(map[string]handler{
 		"ping":          (*conn).cmdPing,
 		"circle_create": (*conn).cmdCircleCreate,
 		"circle_list":   (*conn).cmdCircleList,
@@ -45,7 +56,7 @@ func init() {
 		"message_unpin":        (*conn).cmdMessagePin,
 		"pins_list":            (*conn).cmdPinsList,
 		"pong":                 func(*conn, context.Context, *request) error { return nil },
-	}
+	})
 }
 
 // serve handles one frame of an authenticated connection.
@@ -199,7 +210,7 @@ func (c *conn) cmdStreamCreate(ctx context.Context, req *request) error {
 	if err := required("circle", req.Circle); err != nil {
 		return err
 	}
-	st, err := c.g.svc.Streams.CreateChannel(ctx, c.user.ID, req.Circle, req.Name)
+	st, err := c.g.svc.Streams.CreateChannel(ctx, c.user.ID, req.Circle, req.Name, models.StreamKind(req.Kind))
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,39 @@ type request struct {
 	Emoji      string `json:"emoji,omitempty"`
 	Seq        *int64 `json:"seq,omitempty"`
 	ReplyTo    string `json:"reply_to,omitempty"`
+
+	// Circle and stream management, roles, moderation.
+	Description    *string `json:"description,omitempty"`
+	Icon           *string `json:"icon,omitempty"`
+	Topic          *string `json:"topic,omitempty"`
+	Kind           string  `json:"kind,omitempty"`
+	Position       *int    `json:"position,omitempty"`
+	Role           string  `json:"role,omitempty"`
+	Color          *int    `json:"color,omitempty"`
+	Hoist          *bool   `json:"hoist,omitempty"`
+	SelfAssignable *bool   `json:"self_assignable,omitempty"`
+	Permissions    *uint64 `json:"permissions,omitempty"`
+	Allow          *uint64 `json:"allow,omitempty"`
+	Deny           *uint64 `json:"deny,omitempty"`
+	MaxAge         *int64  `json:"max_age,omitempty"`
+	MaxUses        *int    `json:"max_uses,omitempty"`
+	Code           string  `json:"code,omitempty"`
+	Reason         string  `json:"reason,omitempty"`
+	Seconds        *int64  `json:"seconds,omitempty"`
+	Nickname       *string `json:"nickname,omitempty"`
+	Cursor         string  `json:"cursor,omitempty"`
+	Actor          string  `json:"actor,omitempty"`
+	Target         string  `json:"target,omitempty"`
+	Action         string  `json:"action,omitempty"`
+	Until          *int64  `json:"until,omitempty"`
+
+	// Presence, typing and voice.
+	Status string          `json:"status,omitempty"`
+	Text   *string         `json:"text,omitempty"`
+	PeerID string          `json:"peer_id,omitempty"`
+	Muted  *bool           `json:"muted,omitempty"`
+	To     string          `json:"to,omitempty"`
+	Data   json.RawMessage `json:"data,omitempty"`
 }
 
 // header starts every frame the server sends.

@@ -49,6 +49,11 @@ const (
 	Channel StreamKind = "channel"
 	// DM is a stream between two users.
 	DM StreamKind = "dm"
+	// Voice is a circle's voice room: members join it (voice_join) and
+	// exchange WebRTC signals; it holds no messages.
+	Voice StreamKind = "voice"
+	// Separator is a heading in a circle's stream list; it holds nothing.
+	Separator StreamKind = "separator"
 )
 
 // User is an account. The password hash never leaves the server.
@@ -85,6 +90,16 @@ type Circle struct {
 	Visibility Visibility `bson:"visibility" json:"visibility"`
 	OwnerID    string     `bson:"owner_id" json:"owner_id"`
 	CreatedAt  time.Time  `bson:"created_at" json:"created_at"`
+	// Description and Icon (a URL or an attachment id; not checked) are
+	// set with circle_edit.
+	Description string `bson:"description,omitempty" json:"description,omitempty"`
+	Icon        string `bson:"icon,omitempty" json:"icon,omitempty"`
+
+	// Roles is filled in for replies that describe a circle to a member:
+	// its roles, lowest first (the default role first).
+	Roles []Role `bson:"-" json:"roles,omitempty"`
+	// Me is filled in for a member: their roles and permissions.
+	Me *MemberView `bson:"-" json:"me,omitempty"`
 
 	// Streams is filled in for replies that list a circle's streams.
 	Streams []Stream `bson:"-" json:"streams,omitempty"`
@@ -94,12 +109,31 @@ type Circle struct {
 
 // Member records that a user belongs to a circle.
 type Member struct {
-	ID       string    `bson:"_id" json:"-"`
-	CircleID string    `bson:"circle_id" json:"circle"`
-	UserID   string    `bson:"user_id" json:"-"`
-	Username string    `bson:"username" json:"-"`
+	ID       string `bson:"_id" json:"-"`
+	CircleID string `bson:"circle_id" json:"circle"`
+	UserID   string `bson:"user_id" json:"-"`
+	Username string `bson:"username" json:"-"`
+	// Roles are the ids of the member's roles besides the default one.
 	Roles    []string  `bson:"roles" json:"roles"`
 	JoinedAt time.Time `bson:"joined_at" json:"joined_at"`
+	// Nickname is the member's name in this circle; empty means none.
+	Nickname string `bson:"nickname,omitempty" json:"nickname,omitempty"`
+	// TimeoutUntil, while in the future, takes TimeoutPermissions away.
+	TimeoutUntil *time.Time `bson:"timeout_until,omitempty" json:"timeout_until,omitempty"`
+}
+
+// MemberView is a member as member_list and ready show them.
+type MemberView struct {
+	User     UserRef  `json:"user"`
+	Nickname string   `json:"nickname,omitempty"`
+	Roles    []string `json:"roles"`
+	// Color is the colour of the member's highest coloured role.
+	Color        int        `json:"color,omitempty"`
+	Permissions  Permission `json:"permissions"`
+	TimeoutUntil *time.Time `json:"timeout_until,omitempty"`
+	JoinedAt     time.Time  `json:"joined_at"`
+	// Status is the member's presence, when known.
+	Status string `json:"status,omitempty"`
 }
 
 // Invite is a code that lets its holder join a (usually private) circle.
@@ -108,17 +142,29 @@ type Invite struct {
 	CircleID  string    `bson:"circle_id" json:"circle"`
 	CreatorID string    `bson:"creator_id" json:"-"`
 	CreatedAt time.Time `bson:"created_at" json:"created_at"`
+	// ExpiresAt, when set, ends the invite; MaxUses, when above 0, is
+	// how many joins it admits; Uses counts them.
+	ExpiresAt *time.Time `bson:"expires_at,omitempty" json:"expires_at,omitempty"`
+	MaxUses   int        `bson:"max_uses" json:"max_uses"`
+	Uses      int        `bson:"uses" json:"uses"`
+	Creator   *UserRef   `bson:"creator,omitempty" json:"creator,omitempty"`
 }
 
 // Stream is a sequence of messages: a circle's channel or a DM.
 type Stream struct {
-	ID        string     `bson:"_id" json:"id"`
-	Kind      StreamKind `bson:"kind" json:"kind"`
-	CircleID  string     `bson:"circle_id,omitempty" json:"circle,omitempty"`
-	Name      string     `bson:"name,omitempty" json:"name,omitempty"`
-	Members   []string   `bson:"members,omitempty" json:"members,omitempty"` // DMs: the two user ids
-	LastSeq   int64      `bson:"last_seq" json:"last_seq"`
-	CreatedAt time.Time  `bson:"created_at" json:"created_at"`
+	ID       string     `bson:"_id" json:"id"`
+	Kind     StreamKind `bson:"kind" json:"kind"`
+	CircleID string     `bson:"circle_id,omitempty" json:"circle,omitempty"`
+	Name     string     `bson:"name,omitempty" json:"name,omitempty"`
+	// Topic describes a circle's stream; Position orders its streams
+	// (lowest first; ties by creation).
+	Topic    string `bson:"topic,omitempty" json:"topic,omitempty"`
+	Position int    `bson:"position" json:"position,omitempty"`
+	// Overwrites adjust the circle's roles' permissions in this stream.
+	Overwrites []Overwrite `bson:"overwrites,omitempty" json:"overwrites,omitempty"`
+	Members    []string    `bson:"members,omitempty" json:"members,omitempty"` // DMs: the two user ids
+	LastSeq    int64       `bson:"last_seq" json:"last_seq"`
+	CreatedAt  time.Time   `bson:"created_at" json:"created_at"`
 	// Pins are the ids of the stream's pinned messages, oldest pin
 	// first (at most MaxPins). Stored, not sent: pins_list sends the
 	// messages.
@@ -129,6 +175,9 @@ type Stream struct {
 	// Unread is filled in for ready: last_seq minus the user's read seq
 	// (never negative).
 	Unread *int64 `bson:"-" json:"unread,omitempty"`
+	// Permissions is filled in for a circle's stream sent to one member:
+	// what they may do in it.
+	Permissions *Permission `bson:"-" json:"permissions,omitempty"`
 }
 
 // MaxPins is the most messages one stream may have pinned.

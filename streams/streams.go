@@ -43,6 +43,12 @@ type Circles interface {
 	RequireMember(ctx context.Context, circleID, userID string) (*models.Circle, error)
 	// IsMember reports whether userID belongs to circleID.
 	IsMember(ctx context.Context, circleID, userID string) (bool, error)
+	// Require returns the circle when userID is a member holding every
+	// permission of need, in streamID when it is not empty.
+	Require(ctx context.Context, circleID, userID, streamID string, need models.Permission) (*models.Circle, error)
+	// Permissions returns what userID may do in circleID, and in
+	// streamID when it is not empty.
+	Permissions(ctx context.Context, circleID, userID, streamID string) (models.Permission, error)
 }
 
 // Cluster is how a Service exchanges stored messages with other nodes
@@ -308,20 +314,27 @@ func (s *Service) Current(st *models.Stream) {
 	state.mu.Unlock()
 }
 
-// CreateChannel adds a channel to a circle; only the circle's owner may.
-func (s *Service) CreateChannel(ctx context.Context, userID, circleID, name string) (*models.Stream, error) {
+// ErrInvalidKind is returned for a stream kind a circle cannot hold.
+var ErrInvalidKind = errors.New(`kind must be "channel", "voice" or "separator"`)
+
+// CreateChannel adds a stream of the given kind (channel when empty) to
+// a circle; the user needs ManageStreams.
+func (s *Service) CreateChannel(ctx context.Context, userID, circleID, name string, kind models.StreamKind) (*models.Stream, error) {
 	name, ok := models.ValidName(name)
 	if !ok {
 		return nil, ErrInvalidName
 	}
-	c, err := s.circles.RequireMember(ctx, circleID, userID)
-	if err != nil {
+	switch kind {
+	case "":
+		kind = models.Channel
+	case models.Channel, models.Voice, models.Separator:
+	default:
+		return nil, ErrInvalidKind
+	}
+	if _, err := s.circles.Require(ctx, circleID, userID, "", models.ManageStreams); err != nil {
 		return nil, err
 	}
-	if c.OwnerID != userID {
-		return nil, fmt.Errorf("create stream: only the owner may: %w", ErrForbidden)
-	}
-	st := &models.Stream{ID: newID(), Kind: models.Channel, CircleID: circleID, Name: name, CreatedAt: s.now()}
+	st := &models.Stream{ID: newID(), Kind: kind, CircleID: circleID, Name: name, CreatedAt: s.now()}
 	if err := s.store.CreateStream(ctx, st); err != nil {
 		return nil, fmt.Errorf("create stream: %w", err)
 	}
