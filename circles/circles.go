@@ -40,8 +40,38 @@ const DefaultStream = "general"
 // MaxListed bounds circle_list.
 const MaxListed = 100
 
+// Config holds the limits a Service enforces. Zero values mean the
+// documented defaults.
+type Config struct {
+	// MaxMembers bounds the members of one circle; 0 means 10000.
+	MaxMembers int
+	// MaxCircles bounds the circles one user belongs to; 0 means 100.
+	MaxCircles int
+	// MaxStreams bounds the streams of one circle; 0 means 200.
+	MaxStreams int
+	// MaxRoles bounds the roles of one circle, the default role
+	// included; 0 means 100.
+	MaxRoles int
+}
+
+func (c *Config) defaults() {
+	if c.MaxMembers == 0 {
+		c.MaxMembers = 10000
+	}
+	if c.MaxCircles == 0 {
+		c.MaxCircles = 100
+	}
+	if c.MaxStreams == 0 {
+		c.MaxStreams = 200
+	}
+	if c.MaxRoles == 0 {
+		c.MaxRoles = 100
+	}
+}
+
 // Service implements circle rules on a Store. It is safe for concurrent use.
 type Service struct {
+	cfg   Config
 	store store.Store
 	now   func() time.Time
 
@@ -50,8 +80,9 @@ type Service struct {
 }
 
 // NewService returns a Service.
-func NewService(st store.Store) *Service {
-	s := &Service{store: st, now: models.Now}
+func NewService(st store.Store, cfg Config) *Service {
+	cfg.defaults()
+	s := &Service{cfg: cfg, store: st, now: models.Now}
 	s.members = newSets(func(ctx context.Context, circleID string) ([]string, error) {
 		ms, err := st.Members(ctx, circleID)
 		if err != nil {
@@ -269,6 +300,21 @@ func (s *Service) RequireMember(ctx context.Context, circleID, userID string) (*
 // the circle's members are loaded.
 func (s *Service) IsMember(ctx context.Context, circleID, userID string) (bool, error) {
 	return s.members.has(ctx, circleID, userID)
+}
+
+// Limits returns the limits the Service enforces, defaults filled in.
+func (s *Service) Limits() Config { return s.cfg }
+
+// MemberIDs returns the ids of a circle's members, from memory once
+// loaded.
+func (s *Service) MemberIDs(ctx context.Context, circleID string) ([]string, error) {
+	return s.members.list(ctx, circleID)
+}
+
+// CircleIDs returns the ids of the circles userID belongs to, from
+// memory once loaded.
+func (s *Service) CircleIDs(ctx context.Context, userID string) ([]string, error) {
+	return s.joined.list(ctx, userID)
 }
 
 // Observe records a membership change another node made, so this node's

@@ -98,6 +98,9 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	<-writerDone
 	if c.authed.Load() {
 		g.authed.Add(-1)
+		for _, fn := range onClosed {
+			fn(c)
+		}
 		g.svc.Hooks.OnDisconnect(c.user.Ref(), c.ctx.Err())
 	}
 	if c.countedUser != "" {

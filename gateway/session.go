@@ -48,7 +48,21 @@ type readyFrame struct {
 	User    models.UserRef   `json:"user"`
 	Circles []*models.Circle `json:"circles"`
 	DMs     []*models.Stream `json:"dms"`
+	// Presences are the co-members (people who share a circle or a DM
+	// with the user) who are online, filled in by an onReady hook.
+	Presences []models.Presence `json:"presences,omitempty"`
 }
+
+// Connection lifecycle hooks of the package's features (presence,
+// voice), registered from their files' init: onReady fills in the ready
+// frame before it is sent (an error refuses the connection), onOpen runs
+// once ready is queued, onClosed once an authenticated connection has
+// ended. They run on the connection's reader goroutine.
+var (
+	onReady  []func(ctx context.Context, c *conn, r *readyFrame) error
+	onOpen   []func(c *conn)
+	onClosed []func(c *conn)
+)
 
 // authenticate serves the first frame. It returns false when the
 // connection must end.
@@ -119,6 +133,12 @@ func (c *conn) authenticate(data []byte) bool {
 	}
 	ready.header = header{Cmd: "ready", Ref: req.Ref}
 	c.user, c.tokenHash = user, hash
+	for _, fn := range onReady {
+		if err := fn(ctx, c, ready); err != nil {
+			code, msg := classify(err)
+			return refuse(req.Ref, code, msg)
+		}
+	}
 	c.batch.Store(req.Batch)
 	if err := c.follow(ready.Circles); err != nil {
 		return refuse(req.Ref, CodeUnavailable, "server is shutting down")
@@ -126,6 +146,9 @@ func (c *conn) authenticate(data []byte) bool {
 	c.authed.Store(true)
 	c.g.authed.Add(1)
 	c.reply(ready)
+	for _, fn := range onOpen {
+		fn(c)
+	}
 	c.g.log.Info("connection authenticated", "user", user.Username)
 	return true
 }

@@ -63,10 +63,31 @@ type User struct {
 	UsernameKey  string    `bson:"username_key" json:"-"` // lower-cased, unique: usernames are case-insensitive
 	PasswordHash string    `bson:"password_hash" json:"-"`
 	CreatedAt    time.Time `bson:"created_at" json:"-"`
+	// Status and StatusText are the presence the user chose last
+	// (status_set); empty means online.
+	Status     string `bson:"status,omitempty" json:"-"`
+	StatusText string `bson:"status_text,omitempty" json:"-"`
 }
 
 // Ref returns the public view of u.
 func (u *User) Ref() UserRef { return UserRef{ID: u.ID, Username: u.Username} }
+
+// Presence statuses. Invisible is only ever sent to the user themselves;
+// everyone else sees an invisible user as offline.
+const (
+	Online    = "online"
+	Idle      = "idle"
+	DND       = "dnd"
+	Invisible = "invisible"
+	Offline   = "offline"
+)
+
+// Presence is a user's status as co-members see it.
+type Presence struct {
+	User   UserRef `json:"user"`
+	Status string  `json:"status"`
+	Text   string  `json:"text,omitempty"`
+}
 
 // UserRef is how a user appears on the wire and inside other documents.
 type UserRef struct {

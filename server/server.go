@@ -281,7 +281,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.auth = authSvc
 	s.broker = broker.New(broker.Config{})
-	s.circles = circles.NewService(st)
+	s.circles = circles.NewService(st, circles.Config{})
 	s.streams = streams.NewService(st, s.circles, streams.Config{
 		MaxMessageLength: cfg.MaxMessageLength,
 		OnStored:         gateway.Fanout(s.broker),

@@ -615,3 +615,16 @@ func (m *Mongo) Ping(ctx context.Context) error {
 func (m *Mongo) Close(ctx context.Context) error {
 	return wrap("disconnect mongodb", m.client.Disconnect(ctx))
 }
+
+// SetUserStatus implements Store.
+func (m *Mongo) SetUserStatus(ctx context.Context, userID, status, text string) error {
+	res, err := m.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "status", Value: status}, {Key: "status_text", Value: text}}}})
+	if err != nil {
+		return wrap("set user status", err)
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("set user status: %w", ErrNotFound)
+	}
+	return nil
+}

@@ -39,6 +39,9 @@ type Store interface {
 	UserByID(ctx context.Context, id string) (*models.User, error)
 	// UsersByID finds the users with the given ids, keyed by id.
 	UsersByID(ctx context.Context, ids []string) (map[string]*models.User, error)
+	// SetUserStatus stores the presence a user chose (status_set);
+	// ErrNotFound when there is no such user.
+	SetUserStatus(ctx context.Context, userID, status, text string) error
 	// SetPasswordHash replaces a user's password hash; ErrNotFound when
 	// there is no such user.
 	SetPasswordHash(ctx context.Context, userID, hash string) error

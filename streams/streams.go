@@ -292,6 +292,41 @@ func (s *Service) access(ctx context.Context, userID, streamID string) (*state, 
 	return st, nil
 }
 
+// Allowed returns the stream when userID may view it and holds every
+// permission of need in it: in a circle's stream as the circle's roles
+// and the stream's overwrites say, in a DM as a participant (who holds
+// models.DefaultPermissions). It returns ErrNotFound for an unknown
+// stream, ErrForbidden otherwise.
+func (s *Service) Allowed(ctx context.Context, userID, streamID string, need models.Permission) (*models.Stream, error) {
+	st, err := s.check(ctx, userID, streamID, need)
+	if err != nil {
+		return nil, err
+	}
+	out := *st.stream
+	st.mu.Lock()
+	out.LastSeq = st.lastSeq
+	st.mu.Unlock()
+	return &out, nil
+}
+
+// check is Allowed returning the loaded state.
+func (s *Service) check(ctx context.Context, userID, streamID string, need models.Permission) (*state, error) {
+	st, err := s.load(ctx, streamID)
+	if err != nil {
+		return nil, err
+	}
+	if st.stream.Kind == models.DM {
+		if !slices.Contains(st.stream.Members, userID) || !models.DefaultPermissions.Has(need) {
+			return nil, ErrForbidden
+		}
+		return st, nil
+	}
+	if _, err := s.circles.Require(ctx, st.stream.CircleID, userID, streamID, need|models.ViewStreams); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
 // Current raises st.LastSeq to the seq the service has published, which
 // may be ahead of the stored last_seq for a moment after each batch.
 func (s *Service) Current(st *models.Stream) {
