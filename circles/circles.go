@@ -14,6 +14,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,6 +34,8 @@ var (
 	ErrAlreadyMember     = errors.New("already a member")
 	ErrNotMember         = errors.New("not a member")
 	ErrOwnerCannotLeave  = errors.New("the owner cannot leave their circle")
+	ErrBanned            = errors.New("banned from this circle")
+	ErrLimit             = errors.New("limit reached")
 )
 
 // DefaultStream is the name of the channel every new circle starts with.
@@ -77,12 +81,29 @@ type Service struct {
 
 	members *sets // circle id → its members' ids
 	joined  *sets // user id → the ids of the circles they belong to
+	cache   rulesCache
+	locks   [circleLocks]sync.Mutex // see lock
+}
+
+// circleLocks is how many locks serialize the changes to circles (lock).
+const circleLocks = 64
+
+// lock serializes the changes to one circle's rules on this node: each
+// reads the rules, decides and writes, and two at once would lose one.
+func (s *Service) lock(circleID string) func() {
+	var h uint32 = 2166136261
+	for i := 0; i < len(circleID); i++ {
+		h = (h ^ uint32(circleID[i])) * 16777619
+	}
+	mu := &s.locks[h%circleLocks]
+	mu.Lock()
+	return mu.Unlock
 }
 
 // NewService returns a Service.
 func NewService(st store.Store, cfg Config) *Service {
 	cfg.defaults()
-	s := &Service{cfg: cfg, store: st, now: models.Now}
+	s := &Service{cfg: cfg, store: st, now: models.Now, cache: rulesCache{m: make(map[string]*rulesEntry)}}
 	s.members = newSets(func(ctx context.Context, circleID string) ([]string, error) {
 		ms, err := st.Members(ctx, circleID)
 		if err != nil {
@@ -110,7 +131,8 @@ func NewService(st store.Store, cfg Config) *Service {
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
-// Create makes a circle owned by owner, with a "general" channel.
+// Create makes a circle owned by owner, with a "general" channel and the
+// default role.
 func (s *Service) Create(ctx context.Context, owner *models.User, name string, vis models.Visibility) (*models.Circle, error) {
 	name, ok := models.ValidName(name)
 	if !ok {
@@ -122,16 +144,33 @@ func (s *Service) Create(ctx context.Context, owner *models.User, name string, v
 	if vis != models.Public && vis != models.Private {
 		return nil, ErrInvalidVisibility
 	}
+	if err := s.checkCircleCount(ctx, owner.ID); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	c := &models.Circle{ID: newID(), Name: name, Visibility: vis, OwnerID: owner.ID, CreatedAt: now}
 	general := &models.Stream{ID: newID(), Kind: models.Channel, CircleID: c.ID, Name: DefaultStream, CreatedAt: now}
-	m := &models.Member{ID: newID(), CircleID: c.ID, UserID: owner.ID, Username: owner.Username, Roles: []string{"owner"}, JoinedAt: now}
+	m := &models.Member{ID: newID(), CircleID: c.ID, UserID: owner.ID, Username: owner.Username, Roles: []string{}, JoinedAt: now}
+	if err := s.store.PutRole(ctx, defaultRole(c)); err != nil {
+		return nil, fmt.Errorf("create circle: %w", err)
+	}
 	if err := s.store.CreateCircle(ctx, c, []*models.Stream{general}, m); err != nil {
 		return nil, fmt.Errorf("create circle: %w", err)
 	}
 	s.remember(c.ID, owner.ID, true)
-	c.Streams = []models.Stream{*general}
-	return c, nil
+	return s.View(ctx, c.ID, owner.ID)
+}
+
+// checkCircleCount refuses a user who belongs to MaxCircles circles.
+func (s *Service) checkCircleCount(ctx context.Context, userID string) error {
+	ids, err := s.joined.list(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if len(ids) >= s.cfg.MaxCircles {
+		return fmt.Errorf("a user may belong to at most %d circles: %w", s.cfg.MaxCircles, ErrLimit)
+	}
+	return nil
 }
 
 // Get returns a circle by id.
@@ -165,40 +204,26 @@ func (s *Service) ListPublic(ctx context.Context, userID string) ([]*models.Circ
 	return cs, nil
 }
 
-// ForUser returns the circles a user belongs to, each with its streams.
+// ForUser returns the circles a user belongs to as they see them (View),
+// oldest first.
 func (s *Service) ForUser(ctx context.Context, userID string) ([]*models.Circle, error) {
 	ids, err := s.joined.list(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := s.store.CirclesByID(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.withStreams(ctx, cs...); err != nil {
-		return nil, err
+	slices.Sort(ids) // ids grow with time
+	cs := make([]*models.Circle, 0, len(ids))
+	for _, id := range ids {
+		c, err := s.View(ctx, id, userID)
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrForbidden) {
+			continue // deleted, or left, a moment ago
+		}
+		if err != nil {
+			return nil, err
+		}
+		cs = append(cs, c)
 	}
 	return cs, nil
-}
-
-func (s *Service) withStreams(ctx context.Context, cs ...*models.Circle) error {
-	ids := make([]string, len(cs))
-	byID := make(map[string]*models.Circle, len(cs))
-	for i, c := range cs {
-		ids[i] = c.ID
-		byID[c.ID] = c
-		c.Streams = []models.Stream{}
-	}
-	streams, err := s.store.StreamsOfCircles(ctx, ids)
-	if err != nil {
-		return err
-	}
-	for _, st := range streams {
-		if c := byID[st.CircleID]; c != nil {
-			c.Streams = append(c.Streams, *st)
-		}
-	}
-	return nil
 }
 
 // Join adds user to a public circle.
@@ -210,11 +235,15 @@ func (s *Service) Join(ctx context.Context, user *models.User, circleID string) 
 	if c.Visibility != models.Public {
 		return nil, fmt.Errorf("join private circle without invite: %w", ErrForbidden)
 	}
-	return s.join(ctx, user, c)
+	return s.join(ctx, user, c, nil)
 }
 
-// JoinInvite adds user to the circle an invite code belongs to.
+// JoinInvite adds user to the circle an invite code belongs to. An
+// expired or used-up invite is ErrInvalidInvite.
 func (s *Service) JoinInvite(ctx context.Context, user *models.User, code string) (*models.Circle, error) {
+	if code == "" || len(code) > 64 {
+		return nil, ErrInvalidInvite
+	}
 	inv, err := s.store.Invite(ctx, code)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrInvalidInvite
@@ -222,14 +251,49 @@ func (s *Service) JoinInvite(ctx context.Context, user *models.User, code string
 	if err != nil {
 		return nil, err
 	}
+	if !inv.Usable(s.now()) {
+		return nil, ErrInvalidInvite
+	}
 	c, err := s.Get(ctx, inv.CircleID)
 	if err != nil {
 		return nil, err
 	}
-	return s.join(ctx, user, c)
+	return s.join(ctx, user, c, inv)
 }
 
-func (s *Service) join(ctx context.Context, user *models.User, c *models.Circle) (*models.Circle, error) {
+func (s *Service) join(ctx context.Context, user *models.User, c *models.Circle, inv *models.Invite) (*models.Circle, error) {
+	unlock := s.lock(c.ID)
+	defer unlock()
+	if _, err := s.store.Ban(ctx, c.ID, user.ID); err == nil {
+		return nil, ErrBanned
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("join circle: %w", err)
+	}
+	if ok, err := s.IsMember(ctx, c.ID, user.ID); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, ErrAlreadyMember
+	}
+	ids, err := s.members.list(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) >= s.cfg.MaxMembers {
+		return nil, fmt.Errorf("a circle may have at most %d members: %w", s.cfg.MaxMembers, ErrLimit)
+	}
+	if err := s.checkCircleCount(ctx, user.ID); err != nil {
+		return nil, err
+	}
+	if inv != nil {
+		// Counted before the join: a join that then fails spends a use
+		// rather than letting a limited invite admit one too many.
+		inv.Uses++
+		if err := s.store.PutInvite(ctx, inv); errors.Is(err, store.ErrNotFound) {
+			return nil, ErrInvalidInvite // revoked meanwhile
+		} else if err != nil {
+			return nil, fmt.Errorf("use invite: %w", err)
+		}
+	}
 	m := &models.Member{ID: newID(), CircleID: c.ID, UserID: user.ID, Username: user.Username, Roles: []string{}, JoinedAt: s.now()}
 	if err := s.store.AddMember(ctx, m); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
@@ -238,10 +302,8 @@ func (s *Service) join(ctx context.Context, user *models.User, c *models.Circle)
 		return nil, fmt.Errorf("join circle: %w", err)
 	}
 	s.remember(c.ID, user.ID, true)
-	if err := s.withStreams(ctx, c); err != nil {
-		return nil, err
-	}
-	return c, nil
+	s.Forget(c.ID)
+	return s.View(ctx, c.ID, user.ID)
 }
 
 // Leave removes userID from a circle. The owner cannot leave.
@@ -260,22 +322,46 @@ func (s *Service) Leave(ctx context.Context, userID, circleID string) (*models.C
 		return nil, fmt.Errorf("leave circle: %w", err)
 	}
 	s.remember(circleID, userID, false)
+	s.Forget(circleID)
 	return c, nil
 }
 
-// CreateInvite makes an invite code for a circle; any member may.
-func (s *Service) CreateInvite(ctx context.Context, userID, circleID string) (*models.Invite, error) {
-	if _, err := s.RequireMember(ctx, circleID, userID); err != nil {
+// MaxInviteAge is the longest an invite may last; MaxInviteUses the
+// most joins one may admit.
+const (
+	MaxInviteAge  = 30 * 24 * time.Hour
+	MaxInviteUses = 10000
+)
+
+// ErrInvalidInviteLimits is returned for an invite's bad max_age or
+// max_uses.
+var ErrInvalidInviteLimits = errors.New("max_age must be 0-2592000 seconds and max_uses 0-10000 (0: no limit)")
+
+// CreateInvite makes an invite code for a circle; the user needs
+// CreateInvites. maxAge (0: never expires) and maxUses (0: unlimited)
+// bound it.
+func (s *Service) CreateInvite(ctx context.Context, user models.UserRef, circleID string, maxAge time.Duration, maxUses int) (*models.Invite, error) {
+	if maxAge < 0 || maxAge > MaxInviteAge || maxUses < 0 || maxUses > MaxInviteUses {
+		return nil, ErrInvalidInviteLimits
+	}
+	if _, err := s.Require(ctx, circleID, user.ID, "", models.CreateInvites); err != nil {
 		return nil, err
 	}
 	raw := make([]byte, 9)
 	if _, err := rand.Read(raw); err != nil {
 		return nil, fmt.Errorf("create invite: %w", err)
 	}
-	inv := &models.Invite{Code: base64.RawURLEncoding.EncodeToString(raw), CircleID: circleID, CreatorID: userID, CreatedAt: s.now()}
+	now := s.now()
+	inv := &models.Invite{Code: base64.RawURLEncoding.EncodeToString(raw), CircleID: circleID, CreatorID: user.ID, Creator: &user, CreatedAt: now, MaxUses: maxUses}
+	if maxAge > 0 {
+		exp := now.Add(maxAge)
+		inv.ExpiresAt = &exp
+	}
 	if err := s.store.CreateInvite(ctx, inv); err != nil {
 		return nil, fmt.Errorf("create invite: %w", err)
 	}
+	s.audit(ctx, &models.AuditEntry{CircleID: circleID, Action: AuditInviteCreate, Actor: user, TargetID: inv.Code,
+		Details: map[string]any{"max_uses": maxUses, "max_age": int64(maxAge / time.Second)}})
 	return inv, nil
 }
 

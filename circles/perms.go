@@ -1,41 +1,318 @@
 package circles
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/oshichat/oshi/models"
 )
+
+// DefaultRoleName is the name of the role every member holds; its id is
+// the circle's id.
+const DefaultRoleName = "everyone"
+
+// rules is what the permission answers of one circle need: the circle,
+// its roles, its members' role assignments and timeouts, and its
+// streams' overwrites. It is loaded whole on first use and dropped whole
+// (Forget) on any change, on this node or another, so the next answer
+// reads it again: changes are rare next to the checks made on every
+// post. A loaded rules is never modified.
+type rules struct {
+	circle  *models.Circle
+	roles   map[string]*models.Role
+	order   []*models.Role            // by position, the default role first
+	members map[string]*models.Member // by user id
+	streams map[string]*models.Stream // by id
+}
+
+type rulesEntry struct {
+	ready chan struct{}
+	r     *rules
+	err   error
+}
+
+type rulesCache struct {
+	mu sync.Mutex
+	m  map[string]*rulesEntry
+}
+
+// rules returns the loaded rules of a circle; ErrNotFound when it does
+// not exist. A Forget during the load drops the entry, so a load that
+// raced with a change serves only those who asked before the change.
+func (s *Service) rules(ctx context.Context, circleID string) (*rules, error) {
+	if circleID == "" || len(circleID) > 64 {
+		return nil, ErrNotFound
+	}
+	s.cache.mu.Lock()
+	e, ok := s.cache.m[circleID]
+	if !ok {
+		e = &rulesEntry{ready: make(chan struct{})}
+		s.cache.m[circleID] = e
+	}
+	s.cache.mu.Unlock()
+	if !ok {
+		e.r, e.err = s.loadRules(ctx, circleID)
+		if e.err != nil {
+			s.cache.mu.Lock()
+			if s.cache.m[circleID] == e {
+				delete(s.cache.m, circleID)
+			}
+			s.cache.mu.Unlock()
+		}
+		close(e.ready)
+	}
+	select {
+	case <-e.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return e.r, e.err
+}
+
+// Forget drops what the Service knows of a circle's rules (roles,
+// members' roles and timeouts, streams), so the next check reads them
+// from the store. Every change calls it; other nodes call it when told
+// of a change.
+func (s *Service) Forget(circleID string) {
+	s.cache.mu.Lock()
+	delete(s.cache.m, circleID)
+	s.cache.mu.Unlock()
+}
+
+func (s *Service) loadRules(ctx context.Context, circleID string) (*rules, error) {
+	c, err := s.Get(ctx, circleID)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := s.store.Roles(ctx, circleID)
+	if err != nil {
+		return nil, fmt.Errorf("load roles: %w", err)
+	}
+	members, err := s.store.Members(ctx, circleID)
+	if err != nil {
+		return nil, fmt.Errorf("load members: %w", err)
+	}
+	streams, err := s.store.StreamsOfCircles(ctx, []string{circleID})
+	if err != nil {
+		return nil, fmt.Errorf("load streams: %w", err)
+	}
+	r := &rules{
+		circle:  c,
+		roles:   make(map[string]*models.Role, len(roles)+1),
+		members: make(map[string]*models.Member, len(members)),
+		streams: make(map[string]*models.Stream, len(streams)),
+	}
+	for _, role := range roles {
+		r.roles[role.ID] = role
+	}
+	if r.roles[circleID] == nil {
+		// Circles made before roles existed have no stored default role.
+		r.roles[circleID] = defaultRole(c)
+	}
+	for _, role := range r.roles {
+		r.order = append(r.order, role)
+	}
+	slices.SortFunc(r.order, func(a, b *models.Role) int {
+		return cmp.Or(cmp.Compare(a.Position, b.Position), strings.Compare(a.ID, b.ID))
+	})
+	for _, m := range members {
+		r.members[m.UserID] = m
+	}
+	for _, st := range streams {
+		r.streams[st.ID] = st
+	}
+	return r, nil
+}
+
+func defaultRole(c *models.Circle) *models.Role {
+	return &models.Role{ID: c.ID, CircleID: c.ID, Name: DefaultRoleName, Permissions: models.DefaultPermissions, CreatedAt: c.CreatedAt}
+}
+
+// perms computes what userID may do in the circle, and in streamID when
+// it is not empty. Non-members may do nothing.
+func (r *rules) perms(userID, streamID string, now time.Time) models.Permission {
+	m := r.members[userID]
+	if m == nil || streamID != "" && r.streams[streamID] == nil {
+		return 0 // not a member; a deleted stream, or another circle's
+	}
+	if r.circle.OwnerID == userID {
+		return models.AllPermissions
+	}
+	p := r.roles[r.circle.ID].Permissions
+	for _, id := range m.Roles {
+		if role := r.roles[id]; role != nil {
+			p |= role.Permissions
+		}
+	}
+	if p.Has(models.Administrator) {
+		return models.AllPermissions
+	}
+	if streamID != "" {
+		p = r.overwrite(p, r.streams[streamID], m)
+	}
+	if m.TimeoutUntil != nil && now.Before(*m.TimeoutUntil) {
+		p &^= models.TimeoutPermissions
+	}
+	if streamID != "" && !p.Has(models.ViewStreams) {
+		return 0 // nothing can be done in a stream one cannot see
+	}
+	return p
+}
+
+// overwrite applies a stream's overwrites: the default role's first,
+// then those of the member's roles together, each denying before it
+// allows, so a role's allow beats the default role's deny.
+func (r *rules) overwrite(p models.Permission, st *models.Stream, m *models.Member) models.Permission {
+	var allow, deny models.Permission
+	for _, o := range st.Overwrites {
+		switch {
+		case o.Role == r.circle.ID:
+			p = p&^o.Deny | o.Allow
+		case slices.Contains(m.Roles, o.Role):
+			allow |= o.Allow
+			deny |= o.Deny
+		}
+	}
+	return p&^deny | allow
+}
+
+// rank is where userID stands in the circle's hierarchy: the position of
+// their highest role (0 for the default role alone); the owner outranks
+// everyone.
+func (r *rules) rank(userID string) int {
+	if r.circle.OwnerID == userID {
+		return math.MaxInt
+	}
+	top := 0
+	if m := r.members[userID]; m != nil {
+		for _, id := range m.Roles {
+			if role := r.roles[id]; role != nil && role.Position > top {
+				top = role.Position
+			}
+		}
+	}
+	return top
+}
 
 // Permissions returns what userID may do in circleID, and in streamID
 // when it is not empty (the stream's overwrites applied). It returns
 // ErrNotFound when the circle does not exist and ErrForbidden when userID
 // is not a member.
 func (s *Service) Permissions(ctx context.Context, circleID, userID, streamID string) (models.Permission, error) {
-	c, err := s.RequireMember(ctx, circleID, userID)
+	r, err := s.rules(ctx, circleID)
 	if err != nil {
 		return 0, err
 	}
-	if c.OwnerID == userID {
-		return models.AllPermissions, nil
+	if r.members[userID] == nil {
+		return 0, ErrForbidden
 	}
-	return models.DefaultPermissions, nil
+	return r.perms(userID, streamID, s.now()), nil
 }
 
 // Require returns the circle when userID is a member holding every
 // permission of need (in streamID when it is not empty), else
 // ErrForbidden naming what is missing.
 func (s *Service) Require(ctx context.Context, circleID, userID, streamID string, need models.Permission) (*models.Circle, error) {
-	c, err := s.RequireMember(ctx, circleID, userID)
+	r, err := s.require(ctx, circleID, userID, streamID, need)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.Permissions(ctx, circleID, userID, streamID)
+	return r.circle, nil
+}
+
+func (s *Service) require(ctx context.Context, circleID, userID, streamID string, need models.Permission) (*rules, error) {
+	r, err := s.rules(ctx, circleID)
 	if err != nil {
 		return nil, err
 	}
-	if !p.Has(need) {
+	if r.members[userID] == nil {
+		return nil, ErrForbidden
+	}
+	if p := r.perms(userID, streamID, s.now()); !p.Has(need) {
 		return nil, fmt.Errorf("missing permission %s: %w", need&^p, ErrForbidden)
 	}
-	return c, nil
+	return r, nil
+}
+
+// View returns the circle as userID sees it: the streams they can view
+// (ordered by position), each with their permissions in it, the roles,
+// and their own member view. It returns ErrForbidden when userID is not
+// a member.
+func (s *Service) View(ctx context.Context, circleID, userID string) (*models.Circle, error) {
+	r, err := s.rules(ctx, circleID)
+	if err != nil {
+		return nil, err
+	}
+	m := r.members[userID]
+	if m == nil {
+		return nil, ErrForbidden
+	}
+	now := s.now()
+	out := *r.circle
+	out.Streams = []models.Stream{}
+	for _, st := range r.streams {
+		p := r.perms(userID, st.ID, now)
+		if !p.Has(models.ViewStreams) {
+			continue
+		}
+		v := *st
+		v.Pins = nil
+		v.Permissions = &p
+		out.Streams = append(out.Streams, v)
+	}
+	sortStreams(out.Streams)
+	out.Roles = make([]models.Role, len(r.order))
+	for i, role := range r.order {
+		out.Roles[i] = *role
+	}
+	mv := r.memberView(m, now)
+	out.Me = &mv
+	return &out, nil
+}
+
+func sortStreams(sts []models.Stream) {
+	slices.SortFunc(sts, func(a, b models.Stream) int {
+		return cmp.Or(cmp.Compare(a.Position, b.Position), strings.Compare(a.ID, b.ID))
+	})
+}
+
+// memberView describes m as member lists show it.
+func (r *rules) memberView(m *models.Member, now time.Time) models.MemberView {
+	v := models.MemberView{
+		User:        models.UserRef{ID: m.UserID, Username: m.Username},
+		Nickname:    m.Nickname,
+		Roles:       []string{},
+		Permissions: r.perms(m.UserID, "", now),
+		JoinedAt:    m.JoinedAt,
+	}
+	top := -1
+	for _, id := range m.Roles {
+		role := r.roles[id]
+		if role == nil {
+			continue
+		}
+		v.Roles = append(v.Roles, id)
+		if role.Color != 0 && role.Position > top {
+			top, v.Color = role.Position, role.Color
+		}
+	}
+	if m.TimeoutUntil != nil && now.Before(*m.TimeoutUntil) {
+		v.TimeoutUntil = m.TimeoutUntil
+	}
+	return v
+}
+
+// CanView reports whether userID may view streamID of circleID.
+func (s *Service) CanView(ctx context.Context, circleID, userID, streamID string) (bool, error) {
+	p, err := s.Permissions(ctx, circleID, userID, streamID)
+	if err != nil {
+		return false, err
+	}
+	return p.Has(models.ViewStreams), nil
 }

@@ -39,8 +39,6 @@ func init() {
 		"circle_list":   (*conn).cmdCircleList,
 		"circle_join":   (*conn).cmdCircleJoin,
 		"circle_leave":  (*conn).cmdCircleLeave,
-		"invite_create": (*conn).cmdInviteCreate,
-		"stream_create": (*conn).cmdStreamCreate,
 		"dm_open":       (*conn).cmdDMOpen,
 		"subscribe":     (*conn).cmdSubscribe,
 		"unsubscribe":   (*conn).cmdUnsubscribe,
@@ -181,42 +179,16 @@ func (c *conn) cmdCircleLeave(ctx context.Context, req *request) error {
 	c.leaveCircle(circle.ID)
 	c.g.publish(userTopic(c.user.ID), userControl(opLeave, c.id, circle.ID, encode(circleIDFrame{header{Cmd: "circle_leave"}, circle.ID})))
 	c.g.publish(circleTopic(circle.ID), encode(memberEvent{Cmd: "member_leave", Circle: circle.ID, User: c.user.Ref()}))
+	for _, fn := range onRemoved {
+		fn(c.g, circle.ID, c.user.ID)
+	}
 	c.reply(circleIDFrame{hdr(req), circle.ID})
-	return nil
-}
-
-func (c *conn) cmdInviteCreate(ctx context.Context, req *request) error {
-	if err := required("circle", req.Circle); err != nil {
-		return err
-	}
-	inv, err := c.g.svc.Circles.CreateInvite(ctx, c.user.ID, req.Circle)
-	if err != nil {
-		return err
-	}
-	c.reply(struct {
-		header
-		Code   string `json:"code"`
-		Circle string `json:"circle"`
-	}{hdr(req), inv.Code, inv.CircleID})
 	return nil
 }
 
 type streamReply struct {
 	header
 	Stream *models.Stream `json:"stream"`
-}
-
-func (c *conn) cmdStreamCreate(ctx context.Context, req *request) error {
-	if err := required("circle", req.Circle); err != nil {
-		return err
-	}
-	st, err := c.g.svc.Streams.CreateChannel(ctx, c.user.ID, req.Circle, req.Name, models.StreamKind(req.Kind))
-	if err != nil {
-		return err
-	}
-	c.g.publish(circleTopic(st.CircleID), encode(streamEvent{Cmd: "stream_create", Circle: st.CircleID, Stream: st}))
-	c.reply(streamReply{hdr(req), st})
-	return nil
 }
 
 func (c *conn) cmdDMOpen(ctx context.Context, req *request) error {
@@ -447,7 +419,11 @@ func (c *conn) cmdSubscribe(ctx context.Context, req *request) error {
 	if req.Since != nil && *req.Since < 0 {
 		return errCode(CodeBadRequest, "since must not be negative")
 	}
-	st, err := c.g.svc.Streams.Access(ctx, c.user.ID, req.Stream)
+	need := models.ViewStreams
+	if req.Since != nil {
+		need |= models.ReadHistory // the replay reads stored messages
+	}
+	st, err := c.g.svc.Streams.Allowed(ctx, c.user.ID, req.Stream, need)
 	if err != nil {
 		return err
 	}

@@ -253,11 +253,17 @@ func (g *Gateway) membership(circleID, userID string, member bool) {
 // ReceiveEvent takes a control event from another node and delivers it
 // to this node's subscribers.
 func (g *Gateway) ReceiveEvent(topic string, payload []byte) {
-	if topic == membersTopic {
+	switch topic {
+	case membersTopic:
 		f := strings.Fields(string(payload))
 		if len(f) == 3 {
 			g.svc.Circles.Observe(f[0], f[1], f[2] == "1")
+			g.svc.Circles.Forget(f[0])
 		}
+		return
+	case rulesTopic:
+		g.svc.Circles.Forget(string(payload))
+		g.refreshCircle(string(payload))
 		return
 	}
 	g.svc.Broker.Publish(topic, payload)

@@ -171,6 +171,11 @@ type Invite struct {
 	Creator   *UserRef   `bson:"creator,omitempty" json:"creator,omitempty"`
 }
 
+// Usable reports whether the invite still admits a join at now.
+func (i *Invite) Usable(now time.Time) bool {
+	return (i.ExpiresAt == nil || now.Before(*i.ExpiresAt)) && (i.MaxUses == 0 || i.Uses < i.MaxUses)
+}
+
 // Stream is a sequence of messages: a circle's channel or a DM.
 type Stream struct {
 	ID       string     `bson:"_id" json:"id"`

@@ -28,6 +28,13 @@ const (
 	// ReadStatesCollection holds models.ReadState, one per user and
 	// stream, keyed by models.ReadStateID.
 	ReadStatesCollection = "read_states"
+	// RolesCollection holds models.Role; a circle's default role has
+	// the circle's id.
+	RolesCollection = "roles"
+	// BansCollection holds models.Ban, keyed by models.BanID.
+	BansCollection = "bans"
+	// AuditCollection holds models.AuditEntry.
+	AuditCollection = "audit_log"
 )
 
 // MongoConfig says where the database is.
@@ -47,7 +54,7 @@ type Mongo struct {
 	db     *mongo.Database
 
 	users, sessions, circles, members, invites, streams, messages *mongo.Collection
-	readStates                                                    *mongo.Collection
+	readStates, roles, bans, audit                                *mongo.Collection
 }
 
 // OpenMongo connects to the database in cfg and creates the indexes Oshi
@@ -79,6 +86,9 @@ func OpenMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 		messages: db.Collection(MessagesCollection),
 
 		readStates: db.Collection(ReadStatesCollection),
+		roles:      db.Collection(RolesCollection),
+		bans:       db.Collection(BansCollection),
+		audit:      db.Collection(AuditCollection),
 	}
 	if err := m.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -119,6 +129,10 @@ func (m *Mongo) EnsureIndexes(ctx context.Context) error {
 		{m.streams, index("members", false, "members")},
 		{m.messages, index("stream_seq_unique", true, "stream_id", "seq")},
 		{m.messages, index("stream_author_nonce_unique", true, "stream_id", "author_id", "nonce")},
+		{m.invites, index("circle", false, "circle_id")},
+		{m.roles, index("circle", false, "circle_id")},
+		{m.bans, index("circle", false, "circle_id")},
+		{m.audit, index("circle", false, "circle_id")},
 	}
 	for _, p := range plan {
 		if _, err := p.coll.Indexes().CreateOne(ctx, p.idx); err != nil {

@@ -29,6 +29,19 @@ type HistoryQuery struct {
 	Newest   bool
 }
 
+// AuditQuery selects a circle's audit entries. Empty fields do not
+// filter; Before is an entry id (ids grow with time) to page back from.
+type AuditQuery struct {
+	CircleID string
+	ActorID  string
+	TargetID string // a user id, or the id of a role, stream or invite
+	Action   string
+	Since    time.Time
+	Until    time.Time
+	Before   string
+	Limit    int
+}
+
 // Store is Oshi's persistence. Every method is safe for concurrent use.
 type Store interface {
 	// CreateUser inserts u; ErrDuplicate when the username is taken.
@@ -143,6 +156,54 @@ type Store interface {
 	// SetReadState stores rs whole (an upsert by rs.ID). The caller
 	// serializes the changes to one read state and decides the seq.
 	SetReadState(ctx context.Context, rs *models.ReadState) error
+
+	// PutCircle replaces a circle's stored fields (name, description,
+	// icon, visibility, owner) by _id; ErrNotFound when there is none.
+	PutCircle(ctx context.Context, c *models.Circle) error
+	// DeleteCircle removes a circle and everything in it: its streams and
+	// their messages and read states, members, roles, invites, bans and
+	// audit log. The circle goes first, so a half-deleted circle is
+	// never found.
+	DeleteCircle(ctx context.Context, circleID string) error
+
+	// Roles lists a circle's roles (the default one included).
+	Roles(ctx context.Context, circleID string) ([]*models.Role, error)
+	// PutRole stores r whole (an upsert by _id).
+	PutRole(ctx context.Context, r *models.Role) error
+	// DeleteRole removes a role; removing a missing one is not an error.
+	// Members holding it are changed by the caller (PutMember).
+	DeleteRole(ctx context.Context, id string) error
+	// PutMember replaces a membership by _id; ErrNotFound when the
+	// member has left.
+	PutMember(ctx context.Context, m *models.Member) error
+
+	// UpdateStreamInfo stores a stream's name, topic, position and
+	// overwrites (nothing else) by _id; ErrNotFound when there is none.
+	UpdateStreamInfo(ctx context.Context, s *models.Stream) error
+	// DeleteStream removes a stream, its messages and its read states.
+	DeleteStream(ctx context.Context, id string) error
+
+	// InvitesOf lists a circle's invites, oldest first.
+	InvitesOf(ctx context.Context, circleID string) ([]*models.Invite, error)
+	// PutInvite replaces an invite by code (its uses); ErrNotFound when
+	// it was revoked.
+	PutInvite(ctx context.Context, inv *models.Invite) error
+	// DeleteInvite removes an invite; ErrNotFound when there is none.
+	DeleteInvite(ctx context.Context, code string) error
+
+	// PutBan stores a ban (an upsert by _id).
+	PutBan(ctx context.Context, b *models.Ban) error
+	// DeleteBan lifts a ban; ErrNotFound when there is none.
+	DeleteBan(ctx context.Context, circleID, userID string) error
+	// Ban finds a user's ban from a circle by _id.
+	Ban(ctx context.Context, circleID, userID string) (*models.Ban, error)
+	// Bans lists a circle's bans, oldest first.
+	Bans(ctx context.Context, circleID string) ([]*models.Ban, error)
+
+	// AddAudit appends an entry to a circle's audit log.
+	AddAudit(ctx context.Context, e *models.AuditEntry) error
+	// Audit returns audit entries selected by q, newest first.
+	Audit(ctx context.Context, q AuditQuery) ([]*models.AuditEntry, error)
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

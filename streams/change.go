@@ -49,7 +49,8 @@ type Change struct {
 // to be handed to OnStored on this node (see change).
 const deliveryWait = 250 * time.Millisecond
 
-// change runs one change to message msgID of a stream the user may read.
+// change runs one change to message msgID of a stream where the user
+// holds need.
 // Changes to one stream are serialized (st.changeMu), so each reads the
 // message as the previous one left it; fn validates and stores the change
 // and returns the Change to announce, or nil when nothing changed. The
@@ -57,8 +58,8 @@ const deliveryWait = 250 * time.Millisecond
 // message's own message_new, so no follower sees a change to a message it
 // has not been given. The store work is done outside st.mu: the
 // committer, which takes st.mu to deliver, is never kept waiting on it.
-func (s *Service) change(ctx context.Context, userID, streamID, msgID string, fn func(st *state, m *models.Message) (*Change, error)) (*models.Message, error) {
-	st, err := s.access(ctx, userID, streamID)
+func (s *Service) change(ctx context.Context, userID, streamID, msgID string, need models.Permission, fn func(st *state, m *models.Message) (*Change, error)) (*models.Message, error) {
+	st, err := s.text(ctx, userID, streamID, need)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +118,7 @@ func (s *Service) Edit(ctx context.Context, user *models.User, streamID, msgID, 
 	if err := s.validate(content, ""); err != nil {
 		return nil, err
 	}
-	return s.change(ctx, user.ID, streamID, msgID, func(_ *state, m *models.Message) (*Change, error) {
+	return s.change(ctx, user.ID, streamID, msgID, models.SendMessages, func(_ *state, m *models.Message) (*Change, error) {
 		if m.AuthorID != user.ID {
 			return nil, fmt.Errorf("edit: only the author may: %w", ErrForbidden)
 		}
@@ -141,20 +142,16 @@ func (s *Service) Edit(ctx context.Context, user *models.User, streamID, msgID, 
 }
 
 // Delete turns a message into a tombstone (see models.Message.Deleted).
-// Its author may, and in a channel the circle's owner too. A pinned
-// message is unpinned with it (no message_unpin is announced).
+// Its author may, and in a channel a member with ManageMessages too. A
+// pinned message is unpinned with it (no message_unpin is announced).
 func (s *Service) Delete(ctx context.Context, user *models.User, streamID, msgID string) (*models.Message, error) {
-	return s.change(ctx, user.ID, streamID, msgID, func(st *state, m *models.Message) (*Change, error) {
+	return s.change(ctx, user.ID, streamID, msgID, models.ViewStreams, func(st *state, m *models.Message) (*Change, error) {
 		if m.AuthorID != user.ID {
 			if st.stream.Kind != models.Channel {
 				return nil, fmt.Errorf("delete: only the author may: %w", ErrForbidden)
 			}
-			c, err := s.circles.RequireMember(ctx, st.stream.CircleID, user.ID)
-			if err != nil {
+			if _, err := s.circles.Require(ctx, st.stream.CircleID, user.ID, streamID, models.ManageMessages); err != nil {
 				return nil, err
-			}
-			if c.OwnerID != user.ID {
-				return nil, fmt.Errorf("delete: only the author or the circle's owner may: %w", ErrForbidden)
 			}
 		}
 		updated, err := s.store.DeleteMessage(ctx, m.ID, s.now())
@@ -177,7 +174,7 @@ func (s *Service) React(ctx context.Context, user *models.User, streamID, msgID,
 	if !models.ValidEmoji(emoji) {
 		return nil, ErrInvalidEmoji
 	}
-	return s.change(ctx, user.ID, streamID, msgID, func(_ *state, m *models.Message) (*Change, error) {
+	return s.change(ctx, user.ID, streamID, msgID, models.AddReactions, func(_ *state, m *models.Message) (*Change, error) {
 		if hasReaction(m, emoji, user.ID) == add {
 			return nil, nil
 		}

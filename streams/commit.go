@@ -49,7 +49,7 @@ func (s *Service) SubmitDraft(ctx context.Context, user *models.User, streamID s
 	if err := s.validate(d.Content, d.Nonce); err != nil {
 		return err
 	}
-	st, err := s.access(ctx, user.ID, streamID)
+	st, err := s.text(ctx, user.ID, streamID, models.SendMessages)
 	if err != nil {
 		return err
 	}

@@ -22,7 +22,7 @@ var ErrTooManyPins = fmt.Errorf("a stream may have at most %d pinned messages", 
 // stream's pins first, so a failure between the two leaves at most an
 // id that Pins skips.
 func (s *Service) Pin(ctx context.Context, user *models.User, streamID, msgID string, pin bool) (*models.Message, error) {
-	return s.change(ctx, user.ID, streamID, msgID, func(st *state, m *models.Message) (*Change, error) {
+	return s.change(ctx, user.ID, streamID, msgID, models.ViewStreams, func(st *state, m *models.Message) (*Change, error) {
 		if err := s.mayPin(ctx, st, user.ID); err != nil {
 			return nil, err
 		}
@@ -66,27 +66,21 @@ func (s *Service) removePin(ctx context.Context, streamID, msgID string) {
 	}
 }
 
-// mayPin checks that userID may pin in the stream: the circle's owner in
-// a channel; in a DM access already made sure of a participant.
+// mayPin checks that userID may pin in the stream: ManageMessages in a
+// circle's stream; in a DM either participant may.
 func (s *Service) mayPin(ctx context.Context, st *state, userID string) error {
 	if st.stream.Kind == models.DM {
 		return nil
 	}
-	c, err := s.circles.RequireMember(ctx, st.stream.CircleID, userID)
-	if err != nil {
-		return err
-	}
-	if c.OwnerID != userID {
-		return fmt.Errorf("pin: only the circle's owner may: %w", ErrForbidden)
-	}
-	return nil
+	_, err := s.circles.Require(ctx, st.stream.CircleID, userID, st.stream.ID, models.ManageMessages)
+	return err
 }
 
 // Pins returns the pinned messages of a stream the user may read, oldest
 // pin first. The stream and each message are read by _id; ids whose
 // message is gone, deleted or no longer pinned are skipped.
 func (s *Service) Pins(ctx context.Context, userID, streamID string) ([]*models.Message, error) {
-	if _, err := s.access(ctx, userID, streamID); err != nil {
+	if _, err := s.text(ctx, userID, streamID, models.ReadHistory); err != nil {
 		return nil, err
 	}
 	stream, err := s.store.Stream(ctx, streamID)

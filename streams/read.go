@@ -35,7 +35,7 @@ func (s *Service) Ack(ctx context.Context, userID, streamID string, seq int64) (
 	if seq < 0 {
 		return 0, false, ErrBadSeq
 	}
-	st, err := s.access(ctx, userID, streamID)
+	st, err := s.check(ctx, userID, streamID, models.ViewStreams)
 	if err != nil {
 		return 0, false, err
 	}

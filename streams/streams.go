@@ -35,14 +35,11 @@ var (
 	ErrBadRange       = errors.New("before, after and limit must not be negative")
 	ErrInvalidReply   = errors.New("reply_to must name a message of this stream that is not deleted")
 	ErrContention     = errors.New("too many writers raced for this stream's next seq; retry with the same nonce")
+	ErrNotText        = errors.New("this stream holds no messages (a voice stream or a separator)")
 )
 
 // Circles is what Service needs to know about circles.
 type Circles interface {
-	// RequireMember returns the circle when userID belongs to it.
-	RequireMember(ctx context.Context, circleID, userID string) (*models.Circle, error)
-	// IsMember reports whether userID belongs to circleID.
-	IsMember(ctx context.Context, circleID, userID string) (bool, error)
 	// Require returns the circle when userID is a member holding every
 	// permission of need, in streamID when it is not empty.
 	Require(ctx context.Context, circleID, userID, streamID string, need models.Permission) (*models.Circle, error)
@@ -255,41 +252,10 @@ func (s *Service) fill(ctx context.Context, st *state, id string) error {
 	return nil
 }
 
-// Access returns the stream when userID may read and post in it: a member
-// of its circle, or one of a DM's two participants. Unknown streams give
-// ErrNotFound, others ErrForbidden.
+// Access returns the stream when userID may view it (Allowed with
+// ViewStreams).
 func (s *Service) Access(ctx context.Context, userID, streamID string) (*models.Stream, error) {
-	st, err := s.access(ctx, userID, streamID)
-	if err != nil {
-		return nil, err
-	}
-	out := *st.stream
-	st.mu.Lock()
-	out.LastSeq = st.lastSeq
-	st.mu.Unlock()
-	return &out, nil
-}
-
-func (s *Service) access(ctx context.Context, userID, streamID string) (*state, error) {
-	st, err := s.load(ctx, streamID)
-	if err != nil {
-		return nil, err
-	}
-	switch st.stream.Kind {
-	case models.DM:
-		if !slices.Contains(st.stream.Members, userID) {
-			return nil, ErrForbidden
-		}
-	default:
-		ok, err := s.circles.IsMember(ctx, st.stream.CircleID, userID)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, ErrForbidden
-		}
-	}
-	return st, nil
+	return s.Allowed(ctx, userID, streamID, models.ViewStreams)
 }
 
 // Allowed returns the stream when userID may view it and holds every
@@ -309,6 +275,18 @@ func (s *Service) Allowed(ctx context.Context, userID, streamID string, need mod
 	return &out, nil
 }
 
+// text is check for a command on messages: the stream must hold them.
+func (s *Service) text(ctx context.Context, userID, streamID string, need models.Permission) (*state, error) {
+	st, err := s.check(ctx, userID, streamID, need)
+	if err != nil {
+		return nil, err
+	}
+	if k := st.stream.Kind; k != models.Channel && k != models.DM {
+		return nil, ErrNotText
+	}
+	return st, nil
+}
+
 // check is Allowed returning the loaded state.
 func (s *Service) check(ctx context.Context, userID, streamID string, need models.Permission) (*state, error) {
 	st, err := s.load(ctx, streamID)
@@ -325,6 +303,14 @@ func (s *Service) check(ctx context.Context, userID, streamID string, need model
 		return nil, err
 	}
 	return st, nil
+}
+
+// Drop forgets a deleted stream: the next use reads the store again
+// (and finds nothing).
+func (s *Service) Drop(streamID string) {
+	s.mu.Lock()
+	delete(s.states, streamID)
+	s.mu.Unlock()
 }
 
 // Current raises st.LastSeq to the seq the service has published, which
@@ -347,33 +333,6 @@ func (s *Service) Current(st *models.Stream) {
 	state.mu.Lock()
 	st.LastSeq = max(st.LastSeq, state.lastSeq)
 	state.mu.Unlock()
-}
-
-// ErrInvalidKind is returned for a stream kind a circle cannot hold.
-var ErrInvalidKind = errors.New(`kind must be "channel", "voice" or "separator"`)
-
-// CreateChannel adds a stream of the given kind (channel when empty) to
-// a circle; the user needs ManageStreams.
-func (s *Service) CreateChannel(ctx context.Context, userID, circleID, name string, kind models.StreamKind) (*models.Stream, error) {
-	name, ok := models.ValidName(name)
-	if !ok {
-		return nil, ErrInvalidName
-	}
-	switch kind {
-	case "":
-		kind = models.Channel
-	case models.Channel, models.Voice, models.Separator:
-	default:
-		return nil, ErrInvalidKind
-	}
-	if _, err := s.circles.Require(ctx, circleID, userID, "", models.ManageStreams); err != nil {
-		return nil, err
-	}
-	st := &models.Stream{ID: newID(), Kind: kind, CircleID: circleID, Name: name, CreatedAt: s.now()}
-	if err := s.store.CreateStream(ctx, st); err != nil {
-		return nil, fmt.Errorf("create stream: %w", err)
-	}
-	return st, nil
 }
 
 // validText rejects invalid UTF-8 and control characters other than
@@ -478,7 +437,7 @@ func (s *Service) History(ctx context.Context, userID, streamID string, after *i
 	if after != nil {
 		from = *after
 	}
-	if _, err := s.access(ctx, userID, streamID); err != nil {
+	if _, err := s.check(ctx, userID, streamID, models.ReadHistory); err != nil {
 		return nil, err
 	}
 	switch {
