@@ -405,7 +405,8 @@ func (c *Client) dispatch(ctx context.Context, ws *websocket.Conn, data []byte) 
 }
 
 // Request sends a command with a fresh ref and returns the raw reply. An
-// error frame is returned as *Error. Fields of frame are sent as given;
+// error frame is returned as *Error, a rate_limit reply as
+// *RateLimitError. Fields of frame are sent as given;
 // cmd is required.
 func (c *Client) Request(ctx context.Context, frame map[string]any) (json.RawMessage, error) {
 	ref := c.nextRef.Add(1)
@@ -440,8 +441,11 @@ func (c *Client) Request(ctx context.Context, frame map[string]any) (json.RawMes
 			Val  string `json:"val"`
 		}
 		_ = json.Unmarshal(data, &e)
-		if e.Cmd == "error" {
+		switch e.Cmd {
+		case "error":
 			return nil, &Error{Cmd: e.Cmd, Src: e.Src, Code: e.Code, Message: e.Val}
+		case "rate_limit":
+			return nil, rateLimitError(data)
 		}
 		return data, nil
 	case <-ctx.Done():

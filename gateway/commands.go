@@ -77,6 +77,9 @@ func (c *conn) serve(data []byte) {
 		c.fail(h, req.Cmd, errCode(CodeUnknownCommand, "unknown command "+quote(req.Cmd)))
 		return
 	}
+	if !c.allowed(h, req.Cmd) {
+		return // refused with rate_limit: nothing is done
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, commandTimeout)
 	defer cancel()
 	if err := fn(c, ctx, req); err != nil {

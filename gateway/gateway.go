@@ -60,6 +60,24 @@ type Config struct {
 	// MaxConnectionsPerUser bounds the authenticated connections of one
 	// user on this gateway (so per node in a cluster); 0 means 20.
 	MaxConnectionsPerUser int
+	// Rate limits count the commands message_new, message_edit,
+	// message_delete, message_react_add and message_react_remove of one
+	// user across all the user's connections on this gateway (so per node
+	// in a cluster). At most RateBurst of them in any RateBurstWindow: the
+	// request that would exceed it is refused and starts a cooldown of
+	// RateCooldown during which all of them are refused. At most
+	// RateMessagesPerMinute in any 60 s. A refused request is answered
+	// rate_limit and does nothing. Defaults: 60 a minute, 10 in 10s, 30s.
+	RateMessagesPerMinute int
+	RateBurst             int
+	RateBurstWindow       time.Duration
+	RateCooldown          time.Duration
+	// RateTypingBurst and RateTypingWindow limit typing on its own: at
+	// most RateTypingBurst in any RateTypingWindow, no cooldown; typing
+	// and the message commands do not count against each other. Defaults:
+	// 10 in 10s.
+	RateTypingBurst  int
+	RateTypingWindow time.Duration
 	// Logger receives connection logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -100,6 +118,24 @@ func (c *Config) defaults() {
 	}
 	if c.MaxConnectionsPerUser == 0 {
 		c.MaxConnectionsPerUser = 20
+	}
+	if c.RateMessagesPerMinute == 0 {
+		c.RateMessagesPerMinute = 60
+	}
+	if c.RateBurst == 0 {
+		c.RateBurst = 10
+	}
+	if c.RateBurstWindow == 0 {
+		c.RateBurstWindow = 10 * time.Second
+	}
+	if c.RateCooldown == 0 {
+		c.RateCooldown = 30 * time.Second
+	}
+	if c.RateTypingBurst == 0 {
+		c.RateTypingBurst = 10
+	}
+	if c.RateTypingWindow == 0 {
+		c.RateTypingWindow = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -145,6 +181,8 @@ type Gateway struct {
 
 	// Failed password checks by username and by client address.
 	userThrottle, addrThrottle *auth.Throttle
+	// Limited commands by user (ratelimit.go).
+	rate *rateLimits
 
 	stop chan struct{}
 	done chan struct{} // heartbeat loop ended
@@ -172,9 +210,11 @@ func New(cfg Config, svc Services) *Gateway {
 
 		userThrottle: auth.NewThrottle(cfg.LoginMaxFailures, cfg.LoginWindow, nil),
 		addrThrottle: auth.NewThrottle(cfg.LoginMaxFailuresPerAddr, cfg.LoginWindow, nil),
+		rate:         newRateLimits(&cfg, time.Now),
 
 		started: time.Now(),
 	}
+	circleLimits := svc.Circles.Limits()
 	g.handshake = encode(handshakeFrame{
 		Cmd: "handshake",
 		Val: handshakeVal{
@@ -186,6 +226,18 @@ func New(cfg Config, svc Services) *Gateway {
 				HistoryLimit:     streams.MaxHistory,
 				QueueBytes:       cfg.QueueBytes,
 				AuthTimeoutMS:    cfg.AuthTimeout.Milliseconds(),
+
+				MaxMembersPerCircle: circleLimits.MaxMembers,
+				MaxCirclesPerUser:   circleLimits.MaxCircles,
+				MaxStreamsPerCircle: circleLimits.MaxStreams,
+				MaxRolesPerCircle:   circleLimits.MaxRoles,
+
+				MessagesPerMinute: cfg.RateMessagesPerMinute,
+				Burst:             cfg.RateBurst,
+				BurstWindowMS:     cfg.RateBurstWindow.Milliseconds(),
+				CooldownMS:        cfg.RateCooldown.Milliseconds(),
+				TypingBurst:       cfg.RateTypingBurst,
+				TypingWindowMS:    cfg.RateTypingWindow.Milliseconds(),
 			},
 			HeartbeatMS: cfg.HeartbeatInterval.Milliseconds(),
 		},
@@ -573,6 +625,8 @@ type Counts struct {
 	// LoginThrottled counts password checks refused with
 	// too_many_attempts (HTTP login, WebSocket auth, password change).
 	LoginThrottled uint64
+	// RateLimited counts requests refused with rate_limit.
+	RateLimited uint64
 }
 
 // Counts returns the gateway's counters. It is cheap: one lock, no
@@ -586,6 +640,7 @@ func (g *Gateway) Counts() Counts {
 		Authenticated:      g.authed.Load(),
 		SlowConsumerCloses: g.slowClosed.Load(),
 		LoginThrottled:     g.throttled.Load(),
+		RateLimited:        g.rate.refused.Load(),
 	}
 }
 
@@ -600,6 +655,8 @@ type Stats struct {
 	StackBytes     uint64       `json:"stack_inuse_bytes"`
 	SysBytes       uint64       `json:"sys_bytes"`
 	Broker         broker.Stats `json:"broker"`
+	// RateLimited counts requests refused with rate_limit.
+	RateLimited uint64 `json:"rate_limited"`
 }
 
 // stats answers GET /api/stats. With ?gc=1 it collects garbage first, so
@@ -621,6 +678,7 @@ func (g *Gateway) stats(w http.ResponseWriter, r *http.Request) {
 		HeapInuseBytes: ms.HeapInuse,
 		StackBytes:     ms.StackInuse,
 		SysBytes:       ms.Sys,
+		RateLimited:    g.rate.refused.Load(),
 		Broker:         g.svc.Broker.Stats(),
 	})
 }

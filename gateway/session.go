@@ -30,6 +30,20 @@ type Limits struct {
 	HistoryLimit     int   `json:"history_limit"`
 	QueueBytes       int   `json:"queue_bytes"`
 	AuthTimeoutMS    int64 `json:"auth_timeout_ms"`
+
+	// Circle limits (circles.Config).
+	MaxMembersPerCircle int `json:"max_members_per_circle"`
+	MaxCirclesPerUser   int `json:"max_circles_per_user"`
+	MaxStreamsPerCircle int `json:"max_streams_per_circle"`
+	MaxRolesPerCircle   int `json:"max_roles_per_circle"`
+
+	// Rate limits per user (Config.RateMessagesPerMinute and the rest).
+	MessagesPerMinute int   `json:"messages_per_minute"`
+	Burst             int   `json:"burst"`
+	BurstWindowMS     int64 `json:"burst_window_ms"`
+	CooldownMS        int64 `json:"cooldown_ms"`
+	TypingBurst       int   `json:"typing_burst"`
+	TypingWindowMS    int64 `json:"typing_window_ms"`
 }
 
 type handshakeVal struct {

@@ -29,6 +29,7 @@ type GatewayCounts struct {
 	Authenticated      int64
 	SlowConsumerCloses uint64
 	LoginThrottled     uint64
+	RateLimited        uint64
 }
 
 // Config configures Metrics.
@@ -146,6 +147,8 @@ var (
 		"Connections closed as slow consumers (close 4008).", nil, nil)
 	descThrottled = prometheus.NewDesc("oshi_login_throttled_total",
 		"Password checks refused with too_many_attempts by the login throttles.", nil, nil)
+	descRateLimited = prometheus.NewDesc("oshi_rate_limited_total",
+		"Requests refused with rate_limit by the per-user rate limits.", nil, nil)
 	descTopics = prometheus.NewDesc("oshi_broker_topics",
 		"Broker topics with at least one subscriber.", nil, nil)
 	descSubscriptions = prometheus.NewDesc("oshi_subscriptions",
@@ -166,6 +169,7 @@ func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- descAuthenticated
 		ch <- descSlowClosed
 		ch <- descThrottled
+		ch <- descRateLimited
 	}
 	if c.src.Broker != nil {
 		ch <- descTopics
@@ -184,6 +188,7 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descAuthenticated, prometheus.GaugeValue, float64(g.Authenticated))
 		ch <- prometheus.MustNewConstMetric(descSlowClosed, prometheus.CounterValue, float64(g.SlowConsumerCloses))
 		ch <- prometheus.MustNewConstMetric(descThrottled, prometheus.CounterValue, float64(g.LoginThrottled))
+		ch <- prometheus.MustNewConstMetric(descRateLimited, prometheus.CounterValue, float64(g.RateLimited))
 	}
 	if c.src.Broker != nil {
 		b := c.src.Broker()

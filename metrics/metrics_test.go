@@ -46,7 +46,7 @@ func scrape(t *testing.T, h http.Handler) map[string]float64 {
 
 func TestMetrics(t *testing.T) {
 	bs := broker.Stats{Topics: 2, Subscribers: 5, Published: 7, Delivered: 11, Dropped: 3, SlowConsumers: 1}
-	gc := metrics.GatewayCounts{Connections: 4, Authenticated: 3, SlowConsumerCloses: 1, LoginThrottled: 2}
+	gc := metrics.GatewayCounts{Connections: 4, Authenticated: 3, SlowConsumerCloses: 1, LoginThrottled: 2, RateLimited: 6}
 	m := metrics.New(metrics.Config{
 		Version: "9.9.9",
 		Started: time.Now().Add(-time.Minute),
@@ -63,6 +63,7 @@ func TestMetrics(t *testing.T) {
 		"oshi_authenticated_sessions":              3,
 		"oshi_slow_consumer_disconnects_total":     1,
 		"oshi_login_throttled_total":               2,
+		"oshi_rate_limited_total":                  6,
 		"oshi_broker_topics":                       2,
 		"oshi_subscriptions":                       5,
 		"oshi_messages_published_total":            7,

@@ -65,6 +65,20 @@ type Config struct {
 	LoginWindow             time.Duration `env:"OSHI_LOGIN_WINDOW" envDefault:"5m"`
 	// MaxConnectionsPerUser bounds one user's connections, per node.
 	MaxConnectionsPerUser int `env:"OSHI_MAX_CONNECTIONS_PER_USER" envDefault:"20"`
+	// Circle limits, enforced by package circles and announced in the
+	// handshake; the defaults are circles.Config's.
+	MaxMembersPerCircle int `env:"OSHI_MAX_MEMBERS_PER_CIRCLE" envDefault:"10000"`
+	MaxCirclesPerUser   int `env:"OSHI_MAX_CIRCLES_PER_USER" envDefault:"100"`
+	MaxStreamsPerCircle int `env:"OSHI_MAX_STREAMS_PER_CIRCLE" envDefault:"200"`
+	MaxRolesPerCircle   int `env:"OSHI_MAX_ROLES_PER_CIRCLE" envDefault:"100"`
+	// Rate limits per user, per node, of sending, editing, deleting and
+	// reacting, and of typing on its own (gateway.Config tells the rules).
+	RateMessagesPerMinute int           `env:"OSHI_RATE_MESSAGES_PER_MINUTE" envDefault:"60"`
+	RateBurst             int           `env:"OSHI_RATE_BURST" envDefault:"10"`
+	RateBurstWindow       time.Duration `env:"OSHI_RATE_BURST_WINDOW" envDefault:"10s"`
+	RateCooldown          time.Duration `env:"OSHI_RATE_COOLDOWN" envDefault:"30s"`
+	RateTypingBurst       int           `env:"OSHI_RATE_TYPING_BURST" envDefault:"10"`
+	RateTypingWindow      time.Duration `env:"OSHI_RATE_TYPING_WINDOW" envDefault:"10s"`
 	// TLSCert and TLSKey are PEM files; when both are set, Serve speaks
 	// HTTPS and WSS.
 	TLSCert string `env:"OSHI_TLS_CERT"`
@@ -135,6 +149,16 @@ func (c Config) Validate() error {
 		{"OSHI_LOGIN_MAX_FAILURES_PER_ADDR", c.LoginMaxFailuresPerAddr >= 0},
 		{"OSHI_LOGIN_WINDOW", c.LoginWindow >= 0},
 		{"OSHI_MAX_CONNECTIONS_PER_USER", c.MaxConnectionsPerUser >= 0},
+		{"OSHI_MAX_MEMBERS_PER_CIRCLE", c.MaxMembersPerCircle >= 0},
+		{"OSHI_MAX_CIRCLES_PER_USER", c.MaxCirclesPerUser >= 0},
+		{"OSHI_MAX_STREAMS_PER_CIRCLE", c.MaxStreamsPerCircle >= 0},
+		{"OSHI_MAX_ROLES_PER_CIRCLE", c.MaxRolesPerCircle >= 0},
+		{"OSHI_RATE_MESSAGES_PER_MINUTE", c.RateMessagesPerMinute >= 0},
+		{"OSHI_RATE_BURST", c.RateBurst >= 0},
+		{"OSHI_RATE_BURST_WINDOW", c.RateBurstWindow >= 0},
+		{"OSHI_RATE_COOLDOWN", c.RateCooldown >= 0},
+		{"OSHI_RATE_TYPING_BURST", c.RateTypingBurst >= 0},
+		{"OSHI_RATE_TYPING_WINDOW", c.RateTypingWindow >= 0},
 	}
 	for _, p := range positive {
 		if !p.ok {
@@ -281,7 +305,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.auth = authSvc
 	s.broker = broker.New(broker.Config{})
-	s.circles = circles.NewService(st, circles.Config{})
+	s.circles = circles.NewService(st, circles.Config{
+		MaxMembers: cfg.MaxMembersPerCircle,
+		MaxCircles: cfg.MaxCirclesPerUser,
+		MaxStreams: cfg.MaxStreamsPerCircle,
+		MaxRoles:   cfg.MaxRolesPerCircle,
+	})
 	s.streams = streams.NewService(st, s.circles, streams.Config{
 		MaxMessageLength: cfg.MaxMessageLength,
 		OnStored:         gateway.Fanout(s.broker),
@@ -305,6 +334,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		LoginMaxFailuresPerAddr: cfg.LoginMaxFailuresPerAddr,
 		LoginWindow:             cfg.LoginWindow,
 		MaxConnectionsPerUser:   cfg.MaxConnectionsPerUser,
+
+		RateMessagesPerMinute: cfg.RateMessagesPerMinute,
+		RateBurst:             cfg.RateBurst,
+		RateBurstWindow:       cfg.RateBurstWindow,
+		RateCooldown:          cfg.RateCooldown,
+		RateTypingBurst:       cfg.RateTypingBurst,
+		RateTypingWindow:      cfg.RateTypingWindow,
 	}, gateway.Services{Store: st, Auth: authSvc, Circles: s.circles, Streams: s.streams, Broker: s.broker, Peers: peers, Hooks: cfg.Hooks})
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.Handler())

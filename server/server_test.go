@@ -175,6 +175,17 @@ func TestConfigFromEnv(t *testing.T) {
 		{"TLS cert without key", map[string]string{"OSHI_TLS_CERT": "/etc/oshi/cert.pem"}, "OSHI_TLS_KEY must be set"},
 		{"TLS key without cert", map[string]string{"OSHI_TLS_KEY": "/etc/oshi/key.pem"}, "OSHI_TLS_CERT must be set"},
 		{"TLS pair", map[string]string{"OSHI_TLS_CERT": "/etc/oshi/cert.pem", "OSHI_TLS_KEY": "/etc/oshi/key.pem"}, ""},
+		{"bad members per circle", map[string]string{"OSHI_MAX_MEMBERS_PER_CIRCLE": "crowd"}, "OSHI_MAX_MEMBERS_PER_CIRCLE"},
+		{"negative circles per user", map[string]string{"OSHI_MAX_CIRCLES_PER_USER": "-1"}, "OSHI_MAX_CIRCLES_PER_USER"},
+		{"negative streams per circle", map[string]string{"OSHI_MAX_STREAMS_PER_CIRCLE": "-2"}, "OSHI_MAX_STREAMS_PER_CIRCLE"},
+		{"bad roles per circle", map[string]string{"OSHI_MAX_ROLES_PER_CIRCLE": "1.5"}, "OSHI_MAX_ROLES_PER_CIRCLE"},
+		{"bad messages per minute", map[string]string{"OSHI_RATE_MESSAGES_PER_MINUTE": "lots"}, "OSHI_RATE_MESSAGES_PER_MINUTE"},
+		{"negative burst", map[string]string{"OSHI_RATE_BURST": "-10"}, "OSHI_RATE_BURST must not be negative"},
+		{"burst window without unit", map[string]string{"OSHI_RATE_BURST_WINDOW": "10"}, "OSHI_RATE_BURST_WINDOW"},
+		{"negative cooldown", map[string]string{"OSHI_RATE_COOLDOWN": "-30s"}, "OSHI_RATE_COOLDOWN"},
+		{"bad typing burst", map[string]string{"OSHI_RATE_TYPING_BURST": "ten"}, "OSHI_RATE_TYPING_BURST"},
+		{"negative typing window", map[string]string{"OSHI_RATE_TYPING_WINDOW": "-1s"}, "OSHI_RATE_TYPING_WINDOW"},
+		{"limits set", map[string]string{"OSHI_MAX_MEMBERS_PER_CIRCLE": "50", "OSHI_RATE_BURST": "5", "OSHI_RATE_COOLDOWN": "1m"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,10 +201,44 @@ func TestConfigFromEnv(t *testing.T) {
 					cfg.LoginMaxFailures != 5 || cfg.LoginMaxFailuresPerAddr != 20 || cfg.LoginWindow != 5*time.Minute || cfg.MaxConnectionsPerUser != 20 || cfg.TLSCert != "" || cfg.LogFormat != "text") {
 					t.Fatalf("defaults = %+v", cfg)
 				}
+				if tc.env == nil && (cfg.MaxMembersPerCircle != 10000 || cfg.MaxCirclesPerUser != 100 || cfg.MaxStreamsPerCircle != 200 || cfg.MaxRolesPerCircle != 100 ||
+					cfg.RateMessagesPerMinute != 60 || cfg.RateBurst != 10 || cfg.RateBurstWindow != 10*time.Second || cfg.RateCooldown != 30*time.Second ||
+					cfg.RateTypingBurst != 10 || cfg.RateTypingWindow != 10*time.Second) {
+					t.Fatalf("limit defaults = %+v", cfg)
+				}
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("error = %v, want one naming %s", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestNewRefusesBadLimits: a Go program's bad limits stop server.New with
+// an error naming the variable, before any store is opened.
+func TestNewRefusesBadLimits(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  server.Config
+		want string
+	}{
+		{"members", server.Config{MaxMembersPerCircle: -1}, "OSHI_MAX_MEMBERS_PER_CIRCLE"},
+		{"roles", server.Config{MaxRolesPerCircle: -1}, "OSHI_MAX_ROLES_PER_CIRCLE"},
+		{"per minute", server.Config{RateMessagesPerMinute: -1}, "OSHI_RATE_MESSAGES_PER_MINUTE"},
+		{"burst window", server.Config{RateBurstWindow: -time.Second}, "OSHI_RATE_BURST_WINDOW"},
+		{"typing burst", server.Config{RateTypingBurst: -1}, "OSHI_RATE_TYPING_BURST"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.DataDir = t.TempDir()
+			srv, err := server.New(context.Background(), tc.cfg)
+			if err == nil {
+				_ = srv.Shutdown(context.Background())
+				t.Fatal("server started")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want one naming %s", err, tc.want)
 			}
 		})
 	}

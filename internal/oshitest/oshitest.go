@@ -115,14 +115,27 @@ type Server struct {
 	done   chan error
 }
 
+// Unlimited is the rate limit NewServer sets where cfg sets none.
+const Unlimited = 1 << 30
+
 // NewServer starts a server on a fresh database of the shared store.
 // cfg may set limits; its store fields are filled in. The server is shut
 // down when the test ends.
+//
+// Tests send messages far faster than people do, so the per-user rate
+// limits cfg leaves at zero (RateMessagesPerMinute, RateBurst,
+// RateTypingBurst) are raised to Unlimited rather than defaulted; a test
+// of a limit sets it explicitly.
 func NewServer(t testing.TB, cfg server.Config) *Server {
 	t.Helper()
 	if cfg.MongoURI == "" && cfg.DataDir == "" {
 		cfg.MongoURI = MongoURI(t)
 		cfg.MongoDB = Database(t)
+	}
+	for _, n := range []*int{&cfg.RateMessagesPerMinute, &cfg.RateBurst, &cfg.RateTypingBurst} {
+		if *n == 0 {
+			*n = Unlimited
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
