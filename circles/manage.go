@@ -498,12 +498,12 @@ type Moderation struct {
 // need, and the target, when a member, must rank below them and not be
 // the owner.
 func (s *Service) moderate(ctx context.Context, actor models.UserRef, circleID, userID string, need models.Permission) (*rules, error) {
-	if userID == actor.ID {
-		return nil, ErrSelf
-	}
 	r, err := s.require(ctx, circleID, actor.ID, "", need)
 	if err != nil {
 		return nil, err
+	}
+	if userID == actor.ID {
+		return nil, ErrSelf
 	}
 	if err := r.mayActOn(actor.ID, userID); err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 package gateway_test
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,10 +19,12 @@ import (
 func TestEveryCommandChecksAccess(t *testing.T) {
 	ctx := ctxT(t)
 	s := oshitest.NewServer(t, server.Config{})
-	_, owner := s.User("owner")
+	ownerL, owner := s.User("owner")
 	_, friend := s.User("friend")
 	_, stranger := s.User("stranger")
 	_, former := s.User("former")
+	kickedL, kicked := s.User("kicked")
+	bannedL, banned := s.User("banned")
 
 	priv, err := owner.CreateCircle(ctx, "Private", models.Private)
 	if err != nil {
@@ -35,6 +39,32 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := former.LeaveCircle(ctx, priv.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Two more members are removed by moderation.
+	for _, c := range []*client.Client{kicked, banned} {
+		if _, err := c.JoinInvite(ctx, code); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := owner.Request(ctx, map[string]any{"cmd": "member_kick", "circle": priv.ID, "user": kickedL.User.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Request(ctx, map[string]any{"cmd": "member_ban", "circle": priv.ID, "user": bannedL.User.ID, "reason": "spam"}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := owner.Request(ctx, map[string]any{"cmd": "stream_create", "circle": priv.ID, "name": "lounge", "kind": "voice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var voice struct {
+		Stream models.Stream `json:"stream"`
+	}
+	if err := json.Unmarshal(raw, &voice); err != nil {
+		t.Fatal(err)
+	}
+	role, err := owner.CreateRole(ctx, priv.ID, client.RoleSpec{Name: "crew"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	dm, err := owner.OpenDM(ctx, "friend")
@@ -94,11 +124,43 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 		{"dm message_pin", map[string]any{"cmd": "message_pin", "stream": dm.ID, "id": words.ID}},
 		{"dm message_unpin", map[string]any{"cmd": "message_unpin", "stream": dm.ID, "id": words.ID}},
 		{"dm pins_list", map[string]any{"cmd": "pins_list", "stream": dm.ID}},
+		{"stream_create voice", map[string]any{"cmd": "stream_create", "circle": priv.ID, "name": "mine", "kind": "voice"}},
+		{"circle_edit", map[string]any{"cmd": "circle_edit", "circle": priv.ID, "name": "Mine"}},
+		{"circle_transfer", map[string]any{"cmd": "circle_transfer", "circle": priv.ID, "user": stranger.Ready().User.ID}},
+		{"circle_delete", map[string]any{"cmd": "circle_delete", "circle": priv.ID}},
+		{"stream_edit", map[string]any{"cmd": "stream_edit", "stream": general, "name": "mine"}},
+		{"stream_edit position", map[string]any{"cmd": "stream_edit", "stream": general, "position": 1}},
+		{"stream_delete", map[string]any{"cmd": "stream_delete", "stream": general}},
+		{"stream_permissions", map[string]any{"cmd": "stream_permissions", "stream": general, "role": priv.ID, "allow": models.ViewStreams}},
+		{"role_create", map[string]any{"cmd": "role_create", "circle": priv.ID, "name": "mine"}},
+		{"role_edit", map[string]any{"cmd": "role_edit", "circle": priv.ID, "role": role.ID, "name": "mine"}},
+		{"role_move", map[string]any{"cmd": "role_move", "circle": priv.ID, "role": role.ID, "position": 1}},
+		{"role_delete", map[string]any{"cmd": "role_delete", "circle": priv.ID, "role": role.ID}},
+		{"role_assign", map[string]any{"cmd": "role_assign", "circle": priv.ID, "role": role.ID}},
+		{"role_remove", map[string]any{"cmd": "role_remove", "circle": priv.ID, "role": role.ID, "user": ownerL.User.ID}},
+		{"invite_create", map[string]any{"cmd": "invite_create", "circle": priv.ID, "max_uses": 1}},
+		{"invite_list", map[string]any{"cmd": "invite_list", "circle": priv.ID}},
+		{"invite_revoke", map[string]any{"cmd": "invite_revoke", "circle": priv.ID, "code": code}},
+		{"member_list", map[string]any{"cmd": "member_list", "circle": priv.ID}},
+		{"member_kick", map[string]any{"cmd": "member_kick", "circle": priv.ID, "user": ownerL.User.ID}},
+		{"member_ban", map[string]any{"cmd": "member_ban", "circle": priv.ID, "user": ownerL.User.ID}},
+		{"member_unban", map[string]any{"cmd": "member_unban", "circle": priv.ID, "user": bannedL.User.ID}},
+		{"ban_list", map[string]any{"cmd": "ban_list", "circle": priv.ID}},
+		{"member_timeout", map[string]any{"cmd": "member_timeout", "circle": priv.ID, "user": ownerL.User.ID, "seconds": 60}},
+		{"member_nick", map[string]any{"cmd": "member_nick", "circle": priv.ID, "nickname": "me"}},
+		{"audit_log", map[string]any{"cmd": "audit_log", "circle": priv.ID}},
+		{"typing", map[string]any{"cmd": "typing", "stream": general}},
+		{"dm typing", map[string]any{"cmd": "typing", "stream": dm.ID}},
+		{"voice_join", map[string]any{"cmd": "voice_join", "stream": voice.Stream.ID, "peer_id": "p1"}},
+	}
+	// What the set-up caused is behind them.
+	for _, c := range []*client.Client{stranger, former, kicked, banned} {
+		drain(t, c)
 	}
 	for _, who := range []struct {
 		name string
 		c    *client.Client
-	}{{"stranger", stranger}, {"former member", former}} {
+	}{{"stranger", stranger}, {"former member", former}, {"kicked member", kicked}, {"banned member", banned}} {
 		for _, cmd := range commands {
 			t.Run(who.name+"/"+cmd.name, func(t *testing.T) {
 				raw, err := who.c.Request(ctx, cmd.frame)
@@ -110,8 +172,10 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 	}
 	// Nothing leaked to them, nothing changed.
 	changes := []string{"message_new", "message_edit", "message_delete", "message_react_add", "message_react_remove", "stream_ack", "message_pin", "message_unpin"}
-	oshitest.Quiet(t, stranger, 200*time.Millisecond, changes...)
-	oshitest.Quiet(t, former, 200*time.Millisecond, changes...)
+	changes = append(changes, "typing", "circle_update", "member_update", "voice_user_joined")
+	for _, c := range []*client.Client{stranger, former, kicked, banned} {
+		oshitest.Quiet(t, c, 200*time.Millisecond, changes...)
+	}
 	hist, err := owner.History(ctx, general, client.HistoryQuery{})
 	if err != nil || len(hist) != 2 || hist[0].Content != "secret" || hist[0].Deleted || hist[0].EditedAt != nil || len(hist[0].ReactionCounts) != 0 ||
 		hist[0].PinnedAt != nil || hist[1].PinnedAt == nil {
@@ -129,5 +193,45 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 	cs, err := owner.ListCircles(ctx)
 	if err != nil || len(cs) != 0 {
 		t.Fatalf("a private circle is listed: %v, %v", cs, err)
+	}
+	// The circle is as it was: its name, owner, roles and streams.
+	var now *models.Circle
+	for _, c := range s.Dial(ownerL).Ready().Circles {
+		if c.ID == priv.ID {
+			now = c
+		}
+	}
+	if now == nil || now.Name != "Private" || now.OwnerID != ownerL.User.ID || len(now.Roles) != 2 || now.Roles[1].Name != "crew" || len(now.Streams) != 2 || now.Streams[0].Name != "general" {
+		t.Fatalf("circle after the refusals = %+v", now)
+	}
+	again, err := owner.Request(ctx, map[string]any{"cmd": "member_list", "circle": priv.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members struct {
+		Members []models.MemberView `json:"members"`
+	}
+	if err := json.Unmarshal(again, &members); err != nil || len(members.Members) != 1 || members.Members[0].User.ID != owner.Ready().User.ID {
+		t.Fatalf("members after the refusals = %s (%v); want the owner alone", again, err)
+	}
+	bans, err := owner.Request(ctx, map[string]any{"cmd": "ban_list", "circle": priv.ID})
+	if err != nil || !strings.Contains(string(bans), bannedL.User.ID) {
+		t.Fatalf("ban_list = %s, %v; want the banned member still banned", bans, err)
+	}
+}
+
+// drain takes the events that reached c before a ping's answer: the
+// connection delivers in order, so all of them are in c's queue by then.
+func drain(t *testing.T, c *client.Client) {
+	t.Helper()
+	if err := c.Ping(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case <-c.Events():
+		default:
+			return
+		}
 	}
 }
