@@ -193,6 +193,8 @@ type Gateway struct {
 
 	slowClosed atomic.Uint64 // connections closed as slow consumers
 	throttled  atomic.Uint64 // password checks refused by the login throttles
+
+	voice *voiceRegistry // voice sessions (voice.go)
 }
 
 // New returns a Gateway and starts its heartbeat loop; Close stops both.
@@ -251,6 +253,7 @@ func New(cfg Config, svc Services) *Gateway {
 	g.mux.HandleFunc("GET /readyz", g.readyz)
 	g.mux.HandleFunc("GET /api/stats", g.stats)
 	g.mux.HandleFunc("GET /ws", g.serveWS)
+	g.voice = newVoiceRegistry(g)
 	go g.heartbeat()
 	return g
 }
