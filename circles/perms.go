@@ -316,3 +316,17 @@ func (s *Service) CanView(ctx context.Context, circleID, userID, streamID string
 	}
 	return p.Has(models.ViewStreams), nil
 }
+
+// RoleNames maps the lower-cased names of a circle's roles, the default
+// role left out, to their ids; for @role mentions.
+func (s *Service) RoleNames(ctx context.Context, circleID string) (map[string]string, error) {
+	r, err := s.rules(ctx, circleID)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(r.roles))
+	for _, role := range r.order[1:] {
+		names[strings.ToLower(role.Name)] = role.ID
+	}
+	return names, nil
+}

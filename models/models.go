@@ -201,6 +201,9 @@ type Stream struct {
 	// Unread is filled in for ready: last_seq minus the user's read seq
 	// (never negative).
 	Unread *int64 `bson:"-" json:"unread,omitempty"`
+	// Mentions is filled in for ready: how many unread messages mention
+	// the user by name.
+	Mentions *int64 `bson:"-" json:"mentions,omitempty"`
 	// Permissions is filled in for a circle's stream sent to one member:
 	// what they may do in it.
 	Permissions *Permission `bson:"-" json:"permissions,omitempty"`
@@ -217,6 +220,9 @@ type ReadState struct {
 	StreamID  string    `bson:"stream_id" json:"stream"`
 	Seq       int64     `bson:"seq" json:"seq"`
 	UpdatedAt time.Time `bson:"updated_at" json:"-"`
+	// Mentions are the seqs of the messages that mention the user by
+	// name and are not read yet, oldest first (at most 100).
+	Mentions []int64 `bson:"mentions,omitempty" json:"-"`
 }
 
 // ReadStateID returns the _id of a user's read state of a stream.
@@ -267,6 +273,11 @@ type Message struct {
 	// looks its mentions up.
 	MentionIDs []string  `bson:"mentions,omitempty" json:"-"`
 	Mentions   []UserRef `bson:"mentioned,omitempty" json:"mentions,omitempty"`
+	// MentionRoles are the ids of the roles the content mentions
+	// (@rolename), and MentionEveryone says it mentions @everyone; both
+	// count only for an author holding MentionEveryone in the stream.
+	MentionRoles    []string `bson:"mention_roles,omitempty" json:"mention_roles,omitempty"`
+	MentionEveryone bool     `bson:"mention_everyone,omitempty" json:"mention_everyone,omitempty"`
 
 	// PinnedAt and PinnedBy are set while the message is pinned to its
 	// stream (message_pin), and cleared by message_unpin or a delete.

@@ -79,7 +79,7 @@ func (s *Service) SubmitDraft(ctx context.Context, user *models.User, streamID s
 			return fmt.Errorf("content after hooks: %w", err)
 		}
 	}
-	if err := s.resolveMentions(ctx, p.msg); err != nil {
+	if err := s.resolveMentions(ctx, st, user.ID, p.msg); err != nil {
 		return err
 	}
 	select {
@@ -95,25 +95,6 @@ func (s *Service) SubmitDraft(ctx context.Context, user *models.User, streamID s
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// resolveMentions looks up the users m's content mentions (see
-// models.MentionNames), one UserByName each, and records those that
-// exist on m; unknown names are not mentions.
-func (s *Service) resolveMentions(ctx context.Context, m *models.Message) error {
-	m.MentionIDs, m.Mentions = nil, nil
-	for _, name := range models.MentionNames(m.Content) {
-		u, err := s.store.UserByName(ctx, name)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			continue
-		case err != nil:
-			return fmt.Errorf("find mentioned user: %w", err)
-		}
-		m.MentionIDs = append(m.MentionIDs, u.ID)
-		m.Mentions = append(m.Mentions, u.Ref())
-	}
-	return nil
 }
 
 // replyRef reads the message a reply answers, by its _id, and returns
@@ -203,7 +184,7 @@ func (s *Service) commitLoop() {
 }
 
 // flushLoop records the streams' new last_seq every SeqFlushInterval, and
-// once more when the committer has stopped. It runs beside the committer:
+// once more when the committer and the mention recorder have stopped. It runs beside the committer:
 // on the embedded store each update costs a disk sync, so writing them
 // with every batch halved throughput and stalled acknowledgements.
 func (s *Service) flushLoop() {
@@ -214,7 +195,7 @@ func (s *Service) flushLoop() {
 		select {
 		case <-t.C:
 			s.flushSeqs()
-		case <-s.done:
+		case <-s.mentionsDone:
 			s.flushSeqs()
 			return
 		}
@@ -324,6 +305,7 @@ func (s *Service) publish(stored []*post) {
 		s.dirtyMu.Lock()
 		s.dirty[p.msg.StreamID] = p.msg.Seq
 		s.dirtyMu.Unlock()
+		s.noteMentions(p.msg)
 		p.done(p.msg, nil)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 
 	"github.com/oshichat/oshi/models"
 	"github.com/oshichat/oshi/store"
@@ -56,6 +57,8 @@ func (s *Service) Ack(ctx context.Context, userID, streamID string, seq int64) (
 	}
 	next := *cur
 	next.Seq, next.UpdatedAt = seq, s.now()
+	// Mentions now read are forgotten.
+	next.Mentions = slices.DeleteFunc(slices.Clone(cur.Mentions), func(m int64) bool { return m <= seq })
 	if err := s.store.SetReadState(ctx, &next); err != nil {
 		return 0, false, fmt.Errorf("ack: %w", err)
 	}
@@ -67,16 +70,16 @@ func (s *Service) Ack(ctx context.Context, userID, streamID string, seq int64) (
 // lookup the embedded store answers from its index.
 func (s *Service) FillUnread(ctx context.Context, userID string, sts []*models.Stream) error {
 	for _, st := range sts {
-		var read int64
+		var read, mentions int64
 		rs, err := s.store.ReadState(ctx, userID, st.ID)
 		switch {
 		case err == nil:
-			read = rs.Seq
+			read, mentions = rs.Seq, unreadMentions(rs)
 		case !errors.Is(err, store.ErrNotFound):
 			return fmt.Errorf("read state: %w", err)
 		}
 		unread := max(st.LastSeq-read, 0)
-		st.Unread = &unread
+		st.Unread, st.Mentions = &unread, &mentions
 	}
 	return nil
 }

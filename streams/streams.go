@@ -46,6 +46,9 @@ type Circles interface {
 	// Permissions returns what userID may do in circleID, and in
 	// streamID when it is not empty.
 	Permissions(ctx context.Context, circleID, userID, streamID string) (models.Permission, error)
+	// RoleNames maps the lower-cased names of a circle's roles (the
+	// default one left out) to their ids.
+	RoleNames(ctx context.Context, circleID string) (map[string]string, error)
 }
 
 // Cluster is how a Service exchanges stored messages with other nodes
@@ -114,6 +117,9 @@ type Service struct {
 	stopOnce sync.Once
 	done     chan struct{} // committer ended
 	flushed  chan struct{} // last last_seq written
+
+	mentioned    chan *models.Message // stored messages with mentions to count
+	mentionsDone chan struct{}        // mentionLoop ended
 }
 
 // state is a loaded stream. mu is held while a message is handed to
@@ -175,8 +181,12 @@ func NewService(st store.Store, circles Circles, cfg Config) *Service {
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		flushed: make(chan struct{}),
+
+		mentioned:    make(chan *models.Message, mentionQueue),
+		mentionsDone: make(chan struct{}),
 	}
 	go s.commitLoop()
+	go s.mentionLoop()
 	go s.flushLoop()
 	return s
 }

@@ -30,6 +30,7 @@ func (everyone) Require(context.Context, string, string, string, models.Permissi
 func (everyone) Permissions(context.Context, string, string, string) (models.Permission, error) {
 	return models.DefaultPermissions, nil
 }
+func (everyone) RoleNames(context.Context, string) (map[string]string, error) { return nil, nil }
 
 // gatedStore wraps a real store to observe and steer inserts.
 type gatedStore struct {
