@@ -385,6 +385,14 @@ func TestTypingRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	raw, err := d.ac.Request(ctx, map[string]any{"cmd": "stream_create", "circle": d.circle.ID, "name": "lounge", "kind": "voice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var voice struct{ Stream models.Stream }
+	if err := json.Unmarshal(raw, &voice); err != nil || voice.Stream.ID == "" {
+		t.Fatalf("voice stream: %s, %v", raw, err)
+	}
 	for _, st := range []string{d.general, dm.ID} {
 		if _, err := d.ac.Subscribe(ctx, st, -1); err != nil {
 			t.Fatal(err)
@@ -401,6 +409,7 @@ func TestTypingRefusals(t *testing.T) {
 		{"private circle of others", d.cc, priv.Streams[0].ID, []string{"forbidden", "not_found"}},
 		{"public circle not joined", d.cc, d.general, []string{"forbidden", "not_found"}},
 		{"DM of others", d.cc, dm.ID, []string{"forbidden", "not_found"}},
+		{"voice stream", d.bc, voice.Stream.ID, []string{"bad_request"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.who.Typing(ctx, tc.stream)
