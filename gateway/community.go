@@ -152,6 +152,9 @@ func (g *Gateway) refreshCircle(circleID string) {
 		}
 		c.push(encode(circleReply{header{Cmd: "circle_update"}, view}))
 	}
+	// Those in voice who lost the right to be there, or to speak, leave
+	// or are muted.
+	g.recheckVoice(circleID)
 }
 
 type unsubscribedEvent struct {
