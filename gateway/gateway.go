@@ -194,7 +194,8 @@ type Gateway struct {
 	slowClosed atomic.Uint64 // connections closed as slow consumers
 	throttled  atomic.Uint64 // password checks refused by the login throttles
 
-	voice *voiceRegistry // voice sessions (voice.go)
+	voice    *voiceRegistry // voice sessions (voice.go)
+	presence *presenceHub   // who is online (presence.go)
 }
 
 // New returns a Gateway and starts its heartbeat loop; Close stops both.
@@ -254,6 +255,8 @@ func New(cfg Config, svc Services) *Gateway {
 	g.mux.HandleFunc("GET /api/stats", g.stats)
 	g.mux.HandleFunc("GET /ws", g.serveWS)
 	g.voice = newVoiceRegistry(g)
+	g.presence = newPresenceHub(g)
+	g.presence.start()
 	go g.heartbeat()
 	return g
 }

@@ -71,28 +71,14 @@ func init() {
 	presenceStatus = publicStatus
 }
 
-// hubs holds each Gateway's presence hub. The hub lives outside the
-// Gateway struct so presence needs no change to gateway.go; it is made
-// on first use and removes itself when the Gateway stops.
-var hubs sync.Map // *Gateway → *presenceHub
-
-// hubOf returns g's presence hub, starting it on first use; nil once g
-// is stopping.
+// hubOf returns g's presence hub; nil once g is stopping.
 func hubOf(g *Gateway) *presenceHub {
-	if h, ok := hubs.Load(g); ok {
-		return h.(*presenceHub)
-	}
 	select {
 	case <-g.stop:
 		return nil
 	default:
 	}
-	h, loaded := hubs.LoadOrStore(g, newPresenceHub(g))
-	hub := h.(*presenceHub)
-	if !loaded {
-		hub.start()
-	}
-	return hub
+	return g.presence
 }
 
 // pubState is a user's presence as co-members see it; the zero value
@@ -175,7 +161,6 @@ func (h *presenceHub) start() {
 // run does the hub's queued work in order and, in a cluster, sends this
 // node's heartbeat and expires the leases of silent nodes every beat.
 func (h *presenceHub) run() {
-	defer hubs.CompareAndDelete(h.g, h)
 	// Jobs' store reads end when the Gateway stops, not a timeout later.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
