@@ -129,17 +129,27 @@ type Ready struct {
 }
 
 // Event is a frame the server sent without being asked: message_new,
-// member_join, member_leave, stream_create, and error frames that carry
-// no ref.
+// member_join, member_leave, stream_create, circle_update and the other
+// events of docs/protocol.md, and error frames that carry no ref.
 type Event struct {
 	Cmd string
-	// Stream is the stream id of message_new.
+	// Stream is the stream id of message_new (and of unsubscribed).
 	Stream string
 	// NewStream is the channel announced by stream_create.
 	NewStream *models.Stream
-	Circle    string
-	Message   *models.Message
-	User      *models.UserRef
+	// Circle is the circle id of circle and member events.
+	Circle string
+	// CircleInfo is the circle of circle_update, as the user now sees
+	// it (Circle is its id).
+	CircleInfo *models.Circle
+	// Member is the member of member_update.
+	Member *models.MemberView
+	// Reason is given with circle_removed, member_remove and
+	// unsubscribed; Ban says a circle_removed or member_remove was a ban.
+	Reason  string
+	Ban     bool
+	Message *models.Message
+	User    *models.UserRef
 	// ID, Seq, Emoji and Count are set on message_delete (ID, Seq) and
 	// message_react_add / message_react_remove (ID, Emoji, Count: how many
 	// users have the emoji now; User made the change). Stream and Seq are
@@ -160,22 +170,32 @@ type Event struct {
 
 func decodeEvent(data []byte) Event {
 	var f struct {
-		Cmd     string          `json:"cmd"`
-		Stream  json.RawMessage `json:"stream"`
-		Circle  string          `json:"circle"`
-		Message *models.Message `json:"message"`
-		User    *models.UserRef `json:"user"`
-		Code    string          `json:"code"`
-		Val     json.RawMessage `json:"val"`
-		ID      string          `json:"id"`
-		Seq     int64           `json:"seq"`
-		Emoji   string          `json:"emoji"`
-		Count   int             `json:"count"`
-		By      *models.UserRef `json:"by"`
+		Cmd     string             `json:"cmd"`
+		Stream  json.RawMessage    `json:"stream"`
+		Circle  json.RawMessage    `json:"circle"`
+		Member  *models.MemberView `json:"member"`
+		Reason  string             `json:"reason"`
+		Ban     bool               `json:"ban"`
+		Message *models.Message    `json:"message"`
+		User    *models.UserRef    `json:"user"`
+		Code    string             `json:"code"`
+		Val     json.RawMessage    `json:"val"`
+		ID      string             `json:"id"`
+		Seq     int64              `json:"seq"`
+		Emoji   string             `json:"emoji"`
+		Count   int                `json:"count"`
+		By      *models.UserRef    `json:"by"`
 	}
 	_ = json.Unmarshal(data, &f)
-	ev := Event{Cmd: f.Cmd, Circle: f.Circle, Message: f.Message, User: f.User, Code: f.Code, Val: f.Val, Raw: data,
-		ID: f.ID, Seq: f.Seq, Emoji: f.Emoji, Count: f.Count, By: f.By}
+	ev := Event{Cmd: f.Cmd, Message: f.Message, User: f.User, Code: f.Code, Val: f.Val, Raw: data,
+		ID: f.ID, Seq: f.Seq, Emoji: f.Emoji, Count: f.Count, By: f.By, Member: f.Member, Reason: f.Reason, Ban: f.Ban}
+	if len(f.Circle) > 0 && f.Circle[0] == '{' {
+		if json.Unmarshal(f.Circle, &ev.CircleInfo) == nil {
+			ev.Circle = ev.CircleInfo.ID
+		}
+	} else {
+		_ = json.Unmarshal(f.Circle, &ev.Circle)
+	}
 	if len(f.Stream) > 0 && f.Stream[0] == '{' {
 		_ = json.Unmarshal(f.Stream, &ev.NewStream)
 	} else {
