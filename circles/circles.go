@@ -295,6 +295,9 @@ func (s *Service) join(ctx context.Context, user *models.User, c *models.Circle,
 		}
 	}
 	m := &models.Member{ID: newID(), CircleID: c.ID, UserID: user.ID, Username: user.Username, Roles: []string{}, JoinedAt: s.now()}
+	if m.TimeoutUntil, err = s.runningTimeout(ctx, c.ID, user.ID); err != nil {
+		return nil, fmt.Errorf("join circle: %w", err)
+	}
 	if err := s.store.AddMember(ctx, m); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
 			return nil, ErrAlreadyMember

@@ -640,6 +640,34 @@ func (s *Service) Timeout(ctx context.Context, actor models.UserRef, circleID, u
 	return &Moderation{Circle: r.circle, Target: target, Member: view}, nil
 }
 
+// runningTimeout returns when a timeout of userID in the circle ends,
+// or nil when none is running. The timeout is kept on the membership,
+// which goes when the member leaves or is kicked; the newest
+// member_timeout entry of the audit log is what remembers it, so that
+// leaving and joining again does not shed a timeout.
+func (s *Service) runningTimeout(ctx context.Context, circleID, userID string) (*time.Time, error) {
+	es, err := s.store.Audit(ctx, store.AuditQuery{CircleID: circleID, TargetID: userID, Action: AuditTimeout, Limit: 1})
+	if err != nil || len(es) == 0 {
+		return nil, err
+	}
+	var secs int64
+	switch n := es[0].Details["seconds"].(type) {
+	case int64:
+		secs = n
+	case int32:
+		secs = int64(n)
+	case float64:
+		secs = int64(n)
+	}
+	// The entry is written a moment after the timeout was set: it ends
+	// that moment later, never earlier.
+	until := es[0].At.Add(time.Duration(secs) * time.Second)
+	if secs <= 0 || !s.now().Before(until) {
+		return nil, nil
+	}
+	return &until, nil
+}
+
 func (s *Service) putMember(ctx context.Context, m *models.Member) error {
 	defer s.Forget(m.CircleID)
 	if err := s.store.PutMember(ctx, m); err != nil {
