@@ -8,6 +8,7 @@ import (
 	"github.com/oshichat/oshi/circles"
 	"github.com/oshichat/oshi/models"
 	"github.com/oshichat/oshi/store"
+	"github.com/oshichat/oshi/streams"
 )
 
 // Commands that manage circles, streams, roles, invites and members, and
@@ -98,6 +99,7 @@ func init() {
 		{circles.ErrInvalidInviteLimits, CodeBadRequest},
 		{circles.ErrInvalidAuditFilter, CodeBadRequest},
 		{circles.ErrNotSelfAssigning, CodeNotSelfAssignable},
+		{streams.ErrNotText, CodeNotText},
 	}...)
 }
 
