@@ -580,13 +580,16 @@ func (c *conn) cmdMemberRemove(ctx context.Context, req *request) error {
 // streams too) and gets circle_removed; the members get member_remove.
 func (g *Gateway) removed(circleID string, user models.UserRef, by *models.UserRef, reason string, ban bool) {
 	g.membership(circleID, user.ID, false)
+	// Before circleChanged: its refresh would otherwise find the member
+	// in voice without the right to be there and end the session as
+	// forbidden rather than removed.
+	for _, fn := range onRemoved {
+		fn(g, circleID, user.ID)
+	}
 	g.circleChanged(circleID)
 	g.publish(userTopic(user.ID), userControl(opLeave, 0, circleID,
 		encode(removedFrame{header: header{Cmd: "circle_removed"}, Circle: circleID, By: by, Reason: reason, Ban: ban})))
 	g.publish(circleTopic(circleID), encode(removedFrame{header: header{Cmd: "member_remove"}, Circle: circleID, User: &user, By: by, Reason: reason, Ban: ban}))
-	for _, fn := range onRemoved {
-		fn(g, circleID, user.ID)
-	}
 }
 
 // onRemoved are what features do when a member leaves a circle or is
