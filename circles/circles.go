@@ -363,7 +363,7 @@ func (s *Service) CreateInvite(ctx context.Context, user models.UserRef, circleI
 	if err := s.store.CreateInvite(ctx, inv); err != nil {
 		return nil, fmt.Errorf("create invite: %w", err)
 	}
-	s.audit(ctx, &models.AuditEntry{CircleID: circleID, Action: AuditInviteCreate, Actor: user, TargetID: inv.Code,
+	s.audit(ctx, &models.AuditEntry{CircleID: circleID, Action: AuditInviteCreate, Actor: user, TargetID: MaskInvite(inv.Code),
 		Details: map[string]any{"max_uses": maxUses, "max_age": int64(maxAge / time.Second)}})
 	return inv, nil
 }

@@ -24,6 +24,7 @@ var (
 	ErrSelf               = errors.New("cannot do that to yourself")
 	ErrNotBanned          = errors.New("that user is not banned")
 	ErrInvalidAuditFilter = errors.New("unknown audit action")
+	ErrAdministrator      = errors.New("an administrator cannot be timed out")
 )
 
 // Longest free texts, in characters.
@@ -78,6 +79,16 @@ var auditActions = []string{
 	AuditCircleEdit, AuditCircleTransfer, AuditStreamCreate, AuditStreamEdit, AuditStreamDelete, AuditStreamPerms,
 	AuditRoleCreate, AuditRoleEdit, AuditRoleMove, AuditRoleDelete, AuditRoleAssign, AuditRoleRemove,
 	AuditInviteCreate, AuditInviteRevoke, AuditKick, AuditBan, AuditUnban, AuditTimeout, AuditNickname,
+}
+
+// MaskInvite is how the audit log names an invite: its first four
+// characters, so readers of the log (view_audit_log) can tell invites
+// apart without being able to use them (invite_list needs manage_circle).
+func MaskInvite(code string) string {
+	if len(code) <= 4 {
+		return code
+	}
+	return code[:4] + "…"
 }
 
 // Audit records an action in a circle's audit log. A failure is returned
@@ -438,7 +449,7 @@ func (s *Service) RevokeInvite(ctx context.Context, actor models.UserRef, circle
 	if err := s.store.DeleteInvite(ctx, code); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("revoke invite: %w", err)
 	}
-	s.audit(ctx, &models.AuditEntry{CircleID: circleID, Action: AuditInviteRevoke, Actor: actor, TargetID: code})
+	s.audit(ctx, &models.AuditEntry{CircleID: circleID, Action: AuditInviteRevoke, Actor: actor, TargetID: MaskInvite(code)})
 	return nil
 }
 
@@ -621,11 +632,18 @@ func (s *Service) Timeout(ctx context.Context, actor models.UserRef, circleID, u
 	if cur == nil {
 		return nil, ErrNotMember
 	}
+	if r.perms(userID, "", s.now()).Has(models.Administrator) {
+		return nil, ErrAdministrator
+	}
 	m := *cur
 	m.TimeoutUntil = nil
+	var until time.Time
 	if d > 0 {
-		until := s.now().Add(d)
+		until = s.now().Add(d)
 		m.TimeoutUntil = &until
+	}
+	if err := s.store.SetTimeout(ctx, circleID, userID, until); err != nil {
+		return nil, fmt.Errorf("timeout: %w", err)
 	}
 	if err := s.putMember(ctx, &m); err != nil {
 		return nil, err
@@ -641,29 +659,16 @@ func (s *Service) Timeout(ctx context.Context, actor models.UserRef, circleID, u
 }
 
 // runningTimeout returns when a timeout of userID in the circle ends,
-// or nil when none is running. The timeout is kept on the membership,
-// which goes when the member leaves or is kicked; the newest
-// member_timeout entry of the audit log is what remembers it, so that
-// leaving and joining again does not shed a timeout.
+// or nil when none is running. The membership goes when the member
+// leaves or is kicked; the timeouts collection remembers the timeout, so
+// leaving and joining again does not shed it.
 func (s *Service) runningTimeout(ctx context.Context, circleID, userID string) (*time.Time, error) {
-	es, err := s.store.Audit(ctx, store.AuditQuery{CircleID: circleID, TargetID: userID, Action: AuditTimeout, Limit: 1})
-	if err != nil || len(es) == 0 {
-		return nil, err
-	}
-	var secs int64
-	switch n := es[0].Details["seconds"].(type) {
-	case int64:
-		secs = n
-	case int32:
-		secs = int64(n)
-	case float64:
-		secs = int64(n)
-	}
-	// The entry is written a moment after the timeout was set: it ends
-	// that moment later, never earlier.
-	until := es[0].At.Add(time.Duration(secs) * time.Second)
-	if secs <= 0 || !s.now().Before(until) {
+	until, err := s.store.Timeout(ctx, circleID, userID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !s.now().Before(until) {
 		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find timeout: %w", err)
 	}
 	return &until, nil
 }

@@ -330,3 +330,10 @@ func (s *Service) RoleNames(ctx context.Context, circleID string) (map[string]st
 	}
 	return names, nil
 }
+
+// HasStream reports whether streamID is one of the circle's streams; a
+// failure to load the circle counts as no.
+func (s *Service) HasStream(ctx context.Context, circleID, streamID string) bool {
+	r, err := s.rules(ctx, circleID)
+	return err == nil && r.streams[streamID] != nil
+}

@@ -91,6 +91,7 @@ func init() {
 		{circles.ErrInviteNotFound, CodeInviteNotFound},
 		{circles.ErrInvalidTimeout, CodeInvalidTimeout},
 		{circles.ErrSelf, CodeInvalidTarget},
+		{circles.ErrAdministrator, CodeInvalidTarget},
 		{circles.ErrNotBanned, CodeNotBanned},
 		{circles.ErrBanned, CodeBanned},
 		{circles.ErrLimit, CodeLimitReached},
@@ -149,7 +150,11 @@ func (g *Gateway) refreshCircle(circleID string) {
 		}
 		for _, id := range c.streamsOf(circleID) {
 			if !visible[id] && c.dropStream(id) {
-				c.push(encode(unsubscribedEvent{Cmd: "unsubscribed", Stream: id, Reason: "forbidden"}))
+				reason := "forbidden"
+				if !g.svc.Circles.HasStream(ctx, circleID, id) {
+					reason = "deleted"
+				}
+				c.push(encode(unsubscribedEvent{Cmd: "unsubscribed", Stream: id, Reason: reason}))
 			}
 		}
 		c.push(encode(circleReply{header{Cmd: "circle_update"}, view}))
@@ -241,6 +246,9 @@ func (c *conn) cmdCircleDelete(ctx context.Context, req *request) error {
 	for _, id := range members {
 		c.g.membership(req.Circle, id, false)
 		c.g.publish(userTopic(id), userControl(opLeave, 0, req.Circle, frame))
+		for _, fn := range onRemoved {
+			fn(c.g, req.Circle, id)
+		}
 	}
 	c.reply(circleIDFrame{hdr(req), req.Circle})
 	return nil
@@ -566,12 +574,13 @@ func (c *conn) cmdMemberRemove(ctx context.Context, req *request) error {
 	if err != nil {
 		return err
 	}
-	by := c.user.Ref()
-	c.reply(removedFrame{header: hdr(req), Circle: req.Circle, User: &mod.Target, Reason: req.Reason, Ban: ban})
-	if !mod.Removed {
-		return nil
+	// The removal goes out before the answer: once the moderator hears
+	// it is done, nothing more reaches the removed member here.
+	if mod.Removed {
+		by := c.user.Ref()
+		c.g.removed(req.Circle, mod.Target, &by, req.Reason, ban)
 	}
-	c.g.removed(req.Circle, mod.Target, &by, req.Reason, ban)
+	c.reply(removedFrame{header: hdr(req), Circle: req.Circle, User: &mod.Target, Reason: req.Reason, Ban: ban})
 	return nil
 }
 

@@ -431,4 +431,7 @@ func TestAdministratorBypassesOverwrites(t *testing.T) {
 	// …but not touch the owner.
 	_, err = k.mod.Request(ctx, map[string]any{"cmd": "member_kick", "circle": circle, "user": k.ownerL.User.ID})
 	wantCode(t, err, "owner_protected")
+	// A timeout would not bind an administrator, so it is refused.
+	_, err = k.owner.Request(ctx, map[string]any{"cmd": "member_timeout", "circle": circle, "user": k.modL.User.ID, "seconds": 60})
+	wantCode(t, err, "invalid_target")
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -61,7 +62,7 @@ func (m *Mongo) DeleteCircle(ctx context.Context, circleID string) error {
 		}
 	}
 	byCircle := bson.D{{Key: "circle_id", Value: circleID}}
-	for _, c := range []*mongo.Collection{m.members, m.roles, m.invites, m.bans, m.audit} {
+	for _, c := range []*mongo.Collection{m.members, m.roles, m.invites, m.bans, m.audit, m.timeouts} {
 		if _, err := c.DeleteMany(ctx, byCircle); err != nil {
 			return wrap("delete circle's "+c.Name(), err)
 		}
@@ -189,4 +190,29 @@ func (m *Mongo) Audit(ctx context.Context, q AuditQuery) ([]*models.AuditEntry, 
 	}
 	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(q.Limit))
 	return findAll[models.AuditEntry](ctx, m.audit, f, opts, "read audit log")
+}
+
+type timeoutDoc struct {
+	ID       string    `bson:"_id"`
+	CircleID string    `bson:"circle_id"`
+	Until    time.Time `bson:"until"`
+}
+
+// SetTimeout implements Store.
+func (m *Mongo) SetTimeout(ctx context.Context, circleID, userID string, until time.Time) error {
+	id := models.BanID(circleID, userID)
+	if until.IsZero() {
+		_, err := m.timeouts.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+		return wrap("lift timeout", err)
+	}
+	return upsertByID(ctx, m.timeouts, id, timeoutDoc{ID: id, CircleID: circleID, Until: until}, "store timeout")
+}
+
+// Timeout implements Store.
+func (m *Mongo) Timeout(ctx context.Context, circleID, userID string) (time.Time, error) {
+	d, err := findOne[timeoutDoc](ctx, m.timeouts, bson.D{{Key: "_id", Value: models.BanID(circleID, userID)}}, "find timeout")
+	if err != nil {
+		return time.Time{}, err
+	}
+	return d.Until, nil
 }

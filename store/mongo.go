@@ -35,6 +35,8 @@ const (
 	BansCollection = "bans"
 	// AuditCollection holds models.AuditEntry.
 	AuditCollection = "audit_log"
+	// TimeoutsCollection holds running timeouts by circle and user.
+	TimeoutsCollection = "timeouts"
 )
 
 // MongoConfig says where the database is.
@@ -54,7 +56,7 @@ type Mongo struct {
 	db     *mongo.Database
 
 	users, sessions, circles, members, invites, streams, messages *mongo.Collection
-	readStates, roles, bans, audit                                *mongo.Collection
+	readStates, roles, bans, audit, timeouts                      *mongo.Collection
 }
 
 // OpenMongo connects to the database in cfg and creates the indexes Oshi
@@ -89,6 +91,7 @@ func OpenMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 		roles:      db.Collection(RolesCollection),
 		bans:       db.Collection(BansCollection),
 		audit:      db.Collection(AuditCollection),
+		timeouts:   db.Collection(TimeoutsCollection),
 	}
 	if err := m.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -133,6 +136,7 @@ func (m *Mongo) EnsureIndexes(ctx context.Context) error {
 		{m.roles, index("circle", false, "circle_id")},
 		{m.bans, index("circle", false, "circle_id")},
 		{m.audit, index("circle", false, "circle_id")},
+		{m.timeouts, index("circle", false, "circle_id")},
 	}
 	for _, p := range plan {
 		if _, err := p.coll.Indexes().CreateOne(ctx, p.idx); err != nil {

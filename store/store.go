@@ -200,6 +200,12 @@ type Store interface {
 	// Bans lists a circle's bans, oldest first.
 	Bans(ctx context.Context, circleID string) ([]*models.Ban, error)
 
+	// SetTimeout records until when a user is timed out in a circle, so
+	// leaving and joining again does not end it; a zero until removes
+	// the record. Timeout returns it; ErrNotFound when there is none.
+	SetTimeout(ctx context.Context, circleID, userID string, until time.Time) error
+	Timeout(ctx context.Context, circleID, userID string) (time.Time, error)
+
 	// AddAudit appends an entry to a circle's audit log.
 	AddAudit(ctx context.Context, e *models.AuditEntry) error
 	// Audit returns audit entries selected by q, newest first.
