@@ -126,6 +126,9 @@ type Ready struct {
 	User    models.UserRef   `json:"user"`
 	Circles []*models.Circle `json:"circles"`
 	DMs     []*models.Stream `json:"dms"`
+	// Presences are the user's own presence, then the online people
+	// who share a circle or a DM with them.
+	Presences []models.Presence `json:"presences"`
 }
 
 // Event is a frame the server sent without being asked: message_new,
