@@ -307,25 +307,66 @@ func (c *conn) cmdPinsList(ctx context.Context, req *request) error {
 	return nil
 }
 
+type historyReply struct {
+	header
+	Stream   string            `json:"stream"`
+	Messages []*models.Message `json:"messages"`
+	// Only with around or at: the stream's messages before and after
+	// the page.
+	BeforeCount *int64 `json:"before_count,omitempty"`
+	AfterCount  *int64 `json:"after_count,omitempty"`
+}
+
+// cmdHistory reads by seq (after, before), around a message id (around)
+// or from a time (at); the three ways exclude each other.
 func (c *conn) cmdHistory(ctx context.Context, req *request) error {
 	if err := required("stream", req.Stream); err != nil {
 		return err
 	}
-	msgs, err := c.g.svc.Streams.History(ctx, c.user.ID, req.Stream, req.After, req.Before, req.Limit)
-	if err != nil {
-		return err
+	ways := 0
+	for _, given := range []bool{req.Around != "", req.At != nil, req.After != nil || req.Before != 0} {
+		if given {
+			ways++
+		}
 	}
-	if msgs == nil {
-		msgs = []*models.Message{}
+	if ways > 1 {
+		return errCode(CodeBadRequest, "give only one of around, at, and after/before")
 	}
-	for i, m := range msgs {
-		msgs[i] = m.View(c.user.ID)
+	out := historyReply{header: hdr(req), Stream: req.Stream}
+	var page *streams.Page
+	switch {
+	case req.Around != "":
+		p, err := c.g.svc.Streams.HistoryAround(ctx, c.user.ID, req.Stream, req.Around, req.Limit)
+		if err != nil {
+			return err
+		}
+		page = p
+	case req.At != nil:
+		if *req.At < 0 {
+			return errCode(CodeBadRequest, "at must not be negative")
+		}
+		p, err := c.g.svc.Streams.HistoryAt(ctx, c.user.ID, req.Stream, time.UnixMilli(*req.At).UTC(), req.Limit)
+		if err != nil {
+			return err
+		}
+		page = p
+	default:
+		msgs, err := c.g.svc.Streams.History(ctx, c.user.ID, req.Stream, req.After, req.Before, req.Limit)
+		if err != nil {
+			return err
+		}
+		out.Messages = msgs
 	}
-	c.reply(struct {
-		header
-		Stream   string            `json:"stream"`
-		Messages []*models.Message `json:"messages"`
-	}{hdr(req), req.Stream, msgs})
+	if page != nil {
+		out.Messages, out.BeforeCount, out.AfterCount = page.Messages, &page.Before, &page.After
+	}
+	if out.Messages == nil {
+		out.Messages = []*models.Message{}
+	}
+	for i, m := range out.Messages {
+		out.Messages[i] = m.View(c.user.ID)
+	}
+	c.reply(out)
 	return nil
 }
 

@@ -42,6 +42,9 @@ type request struct {
 	Emoji      string `json:"emoji,omitempty"`
 	Seq        *int64 `json:"seq,omitempty"`
 	ReplyTo    string `json:"reply_to,omitempty"`
+	Around     string `json:"around,omitempty"`
+	At         *int64 `json:"at,omitempty"`
+	Query      string `json:"query,omitempty"`
 
 	// Circle and stream management, roles, moderation.
 	Description    *string `json:"description,omitempty"`

@@ -457,6 +457,9 @@ func (m *Mongo) History(ctx context.Context, q HistoryQuery) ([]*models.Message,
 	if len(seq) > 0 {
 		filter = append(filter, bson.E{Key: "seq", Value: seq})
 	}
+	if !q.Since.IsZero() {
+		filter = append(filter, bson.E{Key: "created_at", Value: bson.D{{Key: "$gte", Value: q.Since}}})
+	}
 	newest := q.Newest
 	order := 1
 	if newest {

@@ -27,6 +27,8 @@ type HistoryQuery struct {
 	Before   int64
 	Limit    int
 	Newest   bool
+	// Since, when not zero, keeps only messages created at or after it.
+	Since time.Time
 }
 
 // AuditQuery selects a circle's audit entries. Empty fields do not
@@ -111,6 +113,9 @@ type Store interface {
 	InsertMessages(ctx context.Context, msgs []*models.Message) (int, error)
 	// History returns messages selected by q, oldest first.
 	History(ctx context.Context, q HistoryQuery) ([]*models.Message, error)
+	// SearchMessages returns the messages of q's streams whose content
+	// holds every word of q, newest first (see SearchQuery).
+	SearchMessages(ctx context.Context, q SearchQuery) ([]*models.Message, error)
 	// MessageByNonce finds the message an author sent to a stream with a nonce.
 	MessageByNonce(ctx context.Context, streamID, authorID, nonce string) (*models.Message, error)
 	// MaxSeq returns the highest stored seq of a stream, 0 when it has none.

@@ -450,17 +450,148 @@ func (s *Service) History(ctx context.Context, userID, streamID string, after *i
 	if _, err := s.check(ctx, userID, streamID, models.ReadHistory); err != nil {
 		return nil, err
 	}
-	switch {
-	case limit == 0:
-		limit = 50
-	case limit > MaxHistory:
-		limit = MaxHistory
-	}
+	limit = historyLimit(limit)
 	msgs, err := s.store.History(ctx, store.HistoryQuery{StreamID: streamID, After: from, Before: before, Limit: limit, Newest: after == nil})
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
 	return msgs, nil
+}
+
+// historyLimit clamps a history page size to 1..MaxHistory; 0 means 50.
+func historyLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return 50
+	case limit > MaxHistory:
+		return MaxHistory
+	}
+	return limit
+}
+
+// Page is a contiguous run of a stream's messages, oldest first, with how
+// many of the stream's messages come before and after it. Seqs are
+// gap-free from 1, so the counts are read off seqs (tombstones count).
+type Page struct {
+	Messages []*models.Message
+	// Before is the number of messages older than the page; After the
+	// number newer, up to the newest seq this node knows of (in a cluster
+	// it may miss messages stored elsewhere a moment ago).
+	Before, After int64
+}
+
+// HistoryAround returns the page of up to limit messages around the
+// message msgID of a stream the user may read: as many before it as
+// after it (one more after for an even limit), filled from the other
+// side near either end of the stream; the message itself is included,
+// deleted or not. ErrMessageNotFound when the stream has no such message.
+// Limit is clamped like History's.
+func (s *Service) HistoryAround(ctx context.Context, userID, streamID, msgID string, limit int) (*Page, error) {
+	if limit < 0 {
+		return nil, ErrBadRange
+	}
+	st, err := s.check(ctx, userID, streamID, models.ReadHistory)
+	if err != nil {
+		return nil, err
+	}
+	if msgID == "" || len(msgID) > 64 {
+		return nil, ErrMessageNotFound
+	}
+	m, err := s.store.Message(ctx, msgID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, ErrMessageNotFound
+	case err != nil:
+		return nil, fmt.Errorf("history around: %w", err)
+	case m.StreamID != streamID:
+		return nil, ErrMessageNotFound
+	}
+	limit = historyLimit(limit)
+	// Everything within limit-1 of the message on both sides, so the
+	// page can be filled from one side when the other runs short.
+	span := int64(limit - 1)
+	msgs, err := s.store.History(ctx, store.HistoryQuery{StreamID: streamID, After: max(0, m.Seq-span-1), Before: m.Seq + span + 1})
+	if err != nil {
+		return nil, fmt.Errorf("history around: %w", err)
+	}
+	i := slices.IndexFunc(msgs, func(x *models.Message) bool { return x.Seq == m.Seq })
+	if i < 0 {
+		return nil, ErrMessageNotFound // the stream was deleted meanwhile
+	}
+	start, end := window(len(msgs), i, limit)
+	return s.page(st, msgs[start:end], msgs[len(msgs)-1].Seq), nil
+}
+
+// window picks limit consecutive items out of n that include item i,
+// (limit-1)/2 of them before it when there are that many, and returns
+// their bounds [start, end).
+func window(n, i, limit int) (start, end int) {
+	start = max(0, i-(limit-1)/2)
+	end = start + limit
+	if end > n {
+		end = n
+		start = max(0, n-limit)
+	}
+	return start, end
+}
+
+// HistoryAt returns up to limit messages of a stream the user may read,
+// oldest first, from the first one (in seq order) created at or after
+// at; the page is contiguous in seqs, so it pages on with History's
+// after. Limit is clamped like History's.
+func (s *Service) HistoryAt(ctx context.Context, userID, streamID string, at time.Time, limit int) (*Page, error) {
+	if limit < 0 {
+		return nil, ErrBadRange
+	}
+	st, err := s.check(ctx, userID, streamID, models.ReadHistory)
+	if err != nil {
+		return nil, err
+	}
+	limit = historyLimit(limit)
+	msgs, err := s.store.History(ctx, store.HistoryQuery{StreamID: streamID, Since: at, Limit: limit})
+	if err != nil {
+		return nil, fmt.Errorf("history at: %w", err)
+	}
+	if len(msgs) == 0 {
+		return s.page(st, nil, 0), nil
+	}
+	// Times follow seqs on one node, so the messages since at are usually
+	// the run of seqs wanted. Clocks of several nodes may disagree, though:
+	// a later seq with an earlier time would leave a hole, and then the
+	// run is read by seq from the first match.
+	first, last := msgs[0].Seq, msgs[len(msgs)-1].Seq
+	if last-first != int64(len(msgs)-1) || len(msgs) < limit && last < s.head(st) {
+		if msgs, err = s.store.History(ctx, store.HistoryQuery{StreamID: streamID, After: first - 1, Limit: limit}); err != nil {
+			return nil, fmt.Errorf("history at: %w", err)
+		}
+	}
+	var seen int64
+	if len(msgs) > 0 {
+		seen = msgs[len(msgs)-1].Seq
+	}
+	return s.page(st, msgs, seen), nil
+}
+
+// head is the newest seq this node knows of in a stream: published here,
+// or stored by any node.
+func (s *Service) head(st *state) int64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return max(st.lastSeq, st.stored)
+}
+
+// page counts the messages on either side of msgs; seen is the highest
+// seq read from the store, which may be ahead of head for a moment.
+func (s *Service) page(st *state, msgs []*models.Message, seen int64) *Page {
+	head := max(s.head(st), seen)
+	if len(msgs) == 0 {
+		return &Page{Messages: []*models.Message{}, Before: head}
+	}
+	return &Page{
+		Messages: msgs,
+		Before:   msgs[0].Seq - 1,
+		After:    max(0, head-msgs[len(msgs)-1].Seq),
+	}
 }
 
 // Range returns stored messages with after < seq <= upTo, oldest first, at
