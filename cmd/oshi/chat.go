@@ -11,13 +11,22 @@ import (
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 	"github.com/google/uuid"
 
 	"github.com/oshichat/oshi/client"
 	"github.com/oshichat/oshi/models"
 )
+
+// The interactive screen is split by concern:
+//
+//	chat.go      the model: streams, history, sending, events
+//	view.go      drawing it
+//	slash.go     the slash commands and /help
+//	typing.go    typing indicators, sent and shown
+//	presence.go  who is online, /status
+//	mentions.go  mentions, unread counts and read state
+//	pins.go      /pins, /pin, /unpin and pin events
+//	community.go moderation, /members, and circle changes made by others
 
 // runChat is the interactive screen: `oshi` without a command.
 func runChat(ctx context.Context, env *Env) error {
@@ -26,7 +35,7 @@ func runChat(ctx context.Context, env *Env) error {
 		return err
 	}
 	defer c.Close()
-	p := tea.NewProgram(newChatModel(c), tea.WithContext(ctx))
+	p := tea.NewProgram(newChatModel(c, chatOptions{}), tea.WithContext(ctx))
 	_, err = p.Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return nil // interrupted
@@ -58,9 +67,12 @@ type streamView struct {
 	msgs       []*models.Message // ascending seq, no duplicates
 	last       int64             // highest seq seen
 	unread     int
-	loaded     bool // the newest history page was asked for
-	loading    bool // a History call is in flight
-	complete   bool // no older messages to load
+	mentions   int   // unread messages that mention the user
+	acked      int64 // the read seq the server has
+	acking     bool  // a stream_ack is in flight
+	loaded     bool  // the newest history page was asked for
+	loading    bool  // a History call is in flight
+	complete   bool  // no older messages to load
 	subscribed bool
 }
 
@@ -75,6 +87,14 @@ func (v *streamView) index(seq int64) int {
 	return i
 }
 
+// bySeq returns the loaded message with seq, or nil.
+func (v *streamView) bySeq(seq int64) *models.Message {
+	if i := v.index(seq); i >= 0 {
+		return v.msgs[i]
+	}
+	return nil
+}
+
 // replace puts a changed message in place of the one with its seq.
 func (v *streamView) replace(m *models.Message) {
 	if i := v.index(m.Seq); i >= 0 {
@@ -82,28 +102,35 @@ func (v *streamView) replace(m *models.Message) {
 	}
 }
 
-// setReaction records a reaction count change on the message with id.
-func (v *streamView) setReaction(id, emoji string, count int, mine, added bool) {
+// update applies change to a copy of the message with id, if loaded.
+func (v *streamView) update(id string, change func(*models.Message)) {
 	i := slices.IndexFunc(v.msgs, func(m *models.Message) bool { return m.ID == id })
 	if i < 0 {
 		return
 	}
 	msg := *v.msgs[i]
-	rcs := slices.Clone(msg.ReactionCounts)
-	j := slices.IndexFunc(rcs, func(r models.ReactionCount) bool { return r.Emoji == emoji })
-	if j < 0 {
-		rcs = append(rcs, models.ReactionCount{Emoji: emoji})
-		j = len(rcs) - 1
-	}
-	rcs[j].Count = count
-	if mine {
-		rcs[j].Me = &added
-	}
-	if count == 0 {
-		rcs = slices.Delete(rcs, j, j+1)
-	}
-	msg.ReactionCounts = rcs
+	change(&msg)
 	v.msgs[i] = &msg
+}
+
+// setReaction records a reaction count change on the message with id.
+func (v *streamView) setReaction(id, emoji string, count int, mine, added bool) {
+	v.update(id, func(msg *models.Message) {
+		rcs := slices.Clone(msg.ReactionCounts)
+		j := slices.IndexFunc(rcs, func(r models.ReactionCount) bool { return r.Emoji == emoji })
+		if j < 0 {
+			rcs = append(rcs, models.ReactionCount{Emoji: emoji})
+			j = len(rcs) - 1
+		}
+		rcs[j].Count = count
+		if mine {
+			rcs[j].Me = &added
+		}
+		if count == 0 {
+			rcs = slices.Delete(rcs, j, j+1)
+		}
+		msg.ReactionCounts = rcs
+	})
 }
 
 // merge adds a message unless its seq is already there; it reports
@@ -126,11 +153,19 @@ func (v *streamView) merge(m *models.Message) bool {
 	return true
 }
 
+// chatOptions are what the screen needs besides the connection.
+type chatOptions struct {
+	// Now is the clock of typing indicators; nil means time.Now.
+	Now func() time.Time
+}
+
 // chatModel is the Bubble Tea model of the interactive screen. Every
 // network call runs in a tea.Cmd; results come back as messages, so the
 // model itself is only touched by Update and View.
 type chatModel struct {
 	c       *client.Client
+	opts    chatOptions
+	now     func() time.Time
 	me      models.UserRef
 	circles []*models.Circle
 	dms     []*models.Stream
@@ -143,6 +178,10 @@ type chatModel struct {
 	height  int
 	status  string
 	notice  string
+	panel   *panel // shown in place of the messages until Esc
+
+	presence presenceState
+	typing   typingState
 }
 
 // Messages the commands send back to Update.
@@ -157,13 +196,21 @@ type (
 		err    error
 	}
 	noticeMsg  string
-	changedMsg struct{ msg *models.Message }
-	errMsg     struct{ err error }
-	circleMsg  struct {
+	changedMsg struct {
+		msg  *models.Message
+		text string // notice, if any
+	}
+	errMsg    struct{ err error }
+	circleMsg struct {
 		circle *models.Circle
 		text   string
 	}
 	dmMsg struct{ stream *models.Stream }
+	// rateLimitedMsg: the server refused line under the rate limits.
+	rateLimitedMsg struct {
+		line string
+		wait time.Duration
+	}
 )
 
 type subResult struct {
@@ -171,7 +218,7 @@ type subResult struct {
 	err    error
 }
 
-func newChatModel(c *client.Client) *chatModel {
+func newChatModel(c *client.Client, opts chatOptions) *chatModel {
 	r := c.Ready()
 	in := textinput.New()
 	in.Prompt = "> "
@@ -179,6 +226,8 @@ func newChatModel(c *client.Client) *chatModel {
 	in.CharLimit = 4000
 	m := &chatModel{
 		c:       c,
+		opts:    opts,
+		now:     opts.Now,
 		me:      r.User,
 		circles: r.Circles,
 		dms:     r.DMs,
@@ -188,18 +237,22 @@ func newChatModel(c *client.Client) *chatModel {
 		height:  24,
 		status:  statusConnected,
 	}
+	if m.now == nil {
+		m.now = time.Now
+	}
 	m.input.Focus()
+	m.presenceReady(r.Presences)
 	m.rebuild()
 	if len(m.items) > 0 {
-		m.sel = m.items[0].stream.ID
+		m.selectStream(m.items[0].stream.ID)
 	}
 	return m
 }
 
-// Init starts reading events, subscribes to every stream and loads the
-// selected stream's history.
+// Init starts reading events, subscribes to every stream, loads the
+// selected stream's history and marks it read.
 func (m *chatModel) Init() tea.Cmd {
-	return tea.Batch(m.waitEvent, m.subscribeNew(), m.loadSelected(), textinput.Blink)
+	return tea.Batch(m.waitEvent, m.subscribeNew(), m.loadSelected(), m.markRead(), textinput.Blink)
 }
 
 func (m *chatModel) waitEvent() tea.Msg {
@@ -210,13 +263,21 @@ func (m *chatModel) waitEvent() tea.Msg {
 	return eventMsg(ev)
 }
 
+// shown reports whether the screen lists a stream: channels and DMs;
+// voice streams and separators hold no messages.
+func shown(s *models.Stream) bool {
+	return s.Kind == models.Channel || s.Kind == models.DM || s.Kind == ""
+}
+
 // rebuild recomputes the left pane from the circles and DMs, and makes a
-// view for every stream in it.
+// view for every stream in it, with the unread counts ready gave.
 func (m *chatModel) rebuild() {
 	m.items = m.items[:0]
 	for _, ci := range m.circles {
 		for i := range ci.Streams {
-			m.items = append(m.items, item{stream: &ci.Streams[i], circle: ci})
+			if shown(&ci.Streams[i]) {
+				m.items = append(m.items, item{stream: &ci.Streams[i], circle: ci})
+			}
 		}
 	}
 	for _, dm := range m.dms {
@@ -224,13 +285,13 @@ func (m *chatModel) rebuild() {
 	}
 	for _, it := range m.items {
 		if m.views[it.stream.ID] == nil {
-			m.views[it.stream.ID] = &streamView{last: it.stream.LastSeq}
+			m.views[it.stream.ID] = newStreamView(it.stream)
 		}
 	}
 	if m.sel != "" && m.indexOf(m.sel) < 0 {
 		m.sel = ""
 		if len(m.items) > 0 {
-			m.sel = m.items[0].stream.ID
+			m.selectStream(m.items[0].stream.ID)
 		}
 	}
 }
@@ -241,6 +302,14 @@ func (m *chatModel) indexOf(id string) int {
 
 func (m *chatModel) selected() *item {
 	if i := m.indexOf(m.sel); i >= 0 {
+		return &m.items[i]
+	}
+	return nil
+}
+
+// itemOf returns the left pane's item of a stream, or nil.
+func (m *chatModel) itemOf(id string) *item {
+	if i := m.indexOf(id); i >= 0 {
 		return &m.items[i]
 	}
 	return nil
@@ -278,6 +347,22 @@ func (m *chatModel) subscribeNew() tea.Cmd {
 		}
 		return out
 	}
+}
+
+// unfollow tells the client library to stop following streams the
+// server dropped (a circle left, a stream no longer visible), so it does
+// not try them again after a reconnect.
+func (m *chatModel) unfollow(ids []string) tea.Cmd {
+	if len(ids) == 0 {
+		return nil
+	}
+	c := m.c
+	return request(func(ctx context.Context) tea.Msg {
+		for _, id := range ids {
+			_ = c.Unsubscribe(ctx, id) // not_subscribed still forgets it
+		}
+		return nil
+	})
 }
 
 // loadSelected loads the newest history page of the selected stream the
@@ -342,21 +427,41 @@ func (m *chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if v := m.views[m.sel]; v != nil && msg.msg != nil && msg.msg.StreamID == m.sel {
 			v.replace(msg.msg)
 		}
+		if msg.text != "" {
+			m.notice = msg.text
+		}
 		return m, nil
 	case errMsg:
 		m.notice = "error: " + msg.err.Error()
 		return m, nil
+	case rateLimitedMsg:
+		m.rateLimited(msg)
+		return m, nil
 	case circleMsg:
 		m.notice = msg.text
 		m.addCircle(msg.circle)
-		if len(msg.circle.Streams) > 0 {
-			m.selectStream(msg.circle.Streams[0].ID)
+		for _, s := range msg.circle.Streams {
+			if m.indexOf(s.ID) >= 0 {
+				return m, tea.Batch(m.subscribeNew(), m.show(s.ID))
+			}
 		}
-		return m, tea.Batch(m.subscribeNew(), m.loadSelected())
+		return m, m.subscribeNew()
 	case dmMsg:
 		m.addDM(msg.stream)
-		m.selectStream(msg.stream.ID)
-		return m, tea.Batch(m.subscribeNew(), m.loadSelected())
+		return m, tea.Batch(m.subscribeNew(), m.show(msg.stream.ID))
+	case panelMsg:
+		m.panel = &msg.panel
+		m.scroll = 0
+		return m, nil
+	case ackedMsg:
+		return m, m.acked(msg)
+	case statusSetMsg:
+		m.presence.mine = models.Presence{User: m.me, Status: msg.status, Text: msg.text}
+		m.notice = "status: " + describeStatus(msg.status, msg.text)
+		return m, nil
+	case typingTickMsg:
+		m.typing.prune(m.now())
+		return m, nil
 	}
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(msg)
@@ -376,6 +481,11 @@ func (m *chatModel) key(k tea.KeyPressMsg) tea.Cmd {
 	case "pgdown":
 		m.scroll = max(m.scroll-m.pageSize(), 0)
 		return nil
+	case "esc":
+		if m.panel != nil {
+			m.panel, m.scroll = nil, 0
+			return nil
+		}
 	case "enter":
 		text := strings.TrimSpace(m.input.Value())
 		m.input.Reset()
@@ -385,10 +495,14 @@ func (m *chatModel) key(k tea.KeyPressMsg) tea.Cmd {
 		if strings.HasPrefix(text, "/") {
 			return m.command(text)
 		}
-		return m.send(text)
+		return m.send(text, text, 0)
 	}
+	before := m.input.Value()
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(k)
+	if m.input.Value() != before {
+		return tea.Batch(cmd, m.typed())
+	}
 	return cmd
 }
 
@@ -399,15 +513,22 @@ func (m *chatModel) move(d int) tea.Cmd {
 	}
 	i := m.indexOf(m.sel)
 	i = ((i+d)%len(m.items) + len(m.items)) % len(m.items)
-	m.selectStream(m.items[i].stream.ID)
-	return m.loadSelected()
+	return m.show(m.items[i].stream.ID)
+}
+
+// show selects a stream, loads its history the first time and marks it
+// read.
+func (m *chatModel) show(id string) tea.Cmd {
+	m.selectStream(id)
+	return tea.Batch(m.loadSelected(), m.markRead())
 }
 
 func (m *chatModel) selectStream(id string) {
 	m.sel = id
 	m.scroll = 0
+	m.panel = nil
 	if v := m.views[id]; v != nil {
-		v.unread = 0
+		v.unread, v.mentions = 0, 0
 	}
 }
 
@@ -424,7 +545,7 @@ func (m *chatModel) pageUp() tea.Cmd {
 		return nil
 	}
 	m.scroll = top
-	if v.complete || v.loading {
+	if m.panel != nil || v.complete || v.loading {
 		return nil
 	}
 	if len(v.msgs) == 0 || v.msgs[0].Seq <= 1 {
@@ -454,39 +575,89 @@ func (m *chatModel) historyLoaded(h historyMsg) tea.Cmd {
 	if len(h.msgs) < historyPage || (len(v.msgs) > 0 && v.msgs[0].Seq <= 1) {
 		v.complete = true
 	}
-	if h.before > 0 && h.stream == m.sel {
+	if h.before > 0 && h.stream == m.sel && m.panel == nil {
 		top := max(len(m.messageLines(m.messageWidth()))-m.pageSize(), 0)
 		m.scroll = min(m.scroll+m.pageSize(), top)
+	}
+	if h.stream == m.sel {
+		return m.markRead()
 	}
 	return nil
 }
 
-// send posts text to the selected stream. A send made while the
-// connection is down is retried with the same nonce, so it is stored once.
-func (m *chatModel) send(text string) tea.Cmd {
+// send posts text to the selected stream, as a reply to the message with
+// seq replyTo when that is above 0. line is what the user typed, put back
+// in the input if the server refuses it under its rate limits. A send
+// made while the connection is down is retried with the same nonce, so
+// it is stored once.
+func (m *chatModel) send(text, line string, replyTo int64) tea.Cmd {
 	if m.sel == "" {
 		m.notice = "no stream selected: /join or /create a circle, or /dm someone"
 		return nil
 	}
+	var replyID string
+	if v := m.views[m.sel]; v != nil && replyTo > 0 {
+		if msg := v.bySeq(replyTo); msg != nil {
+			replyID = msg.ID
+		}
+	}
+	// Typing again after this message starts a new indicator at once.
+	delete(m.typing.sent, m.sel)
 	c, stream, nonce := m.c, m.sel, uuid.NewString()
 	return func() tea.Msg {
 		deadline := time.Now().Add(30 * time.Second)
+		if replyTo > 0 && replyID == "" {
+			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+			msg, err := findMessage(ctx, c, stream, replyTo)
+			cancel()
+			if err != nil {
+				return errMsg{fmt.Errorf("reply: %w", err)}
+			}
+			replyID = msg.ID
+		}
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-			_, err := c.Send(ctx, stream, text, nonce)
+			var err error
+			if replyID != "" {
+				_, err = c.SendReply(ctx, stream, replyID, text, nonce)
+			} else {
+				_, err = c.Send(ctx, stream, text, nonce)
+			}
 			cancel()
 			if err == nil {
 				return nil
 			}
 			if !errors.Is(err, client.ErrDisconnected) && client.Code(err) != "unavailable" || time.Now().After(deadline) {
-				return errMsg{fmt.Errorf("send: %w", err)}
+				return failed("send", line, err)
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
 	}
 }
 
-const helpText = "/join CIRCLE_ID_OR_INVITE · /create NAME [public|private] · /channel NAME · /invite · /dm USER · /edit TEXT · /delete · /react EMOJI · /unreact EMOJI · /quit"
+// failed turns the error of a command the user typed as line into the
+// message that reports it: a rate limit puts line back in the input.
+func failed(what, line string, err error) tea.Msg {
+	var rl *client.RateLimitError
+	if errors.As(err, &rl) {
+		return rateLimitedMsg{line: line, wait: rl.Wait}
+	}
+	return errMsg{fmt.Errorf("%s: %w", what, err)}
+}
+
+// rateLimited tells the user to slow down and gives back what they
+// typed, unless they have typed something else since.
+func (m *chatModel) rateLimited(r rateLimitedMsg) {
+	secs := int((r.wait + time.Second - 1) / time.Second)
+	m.notice = fmt.Sprintf("slow down: wait %d s", max(secs, 1))
+	switch strings.TrimSpace(m.input.Value()) {
+	case "", r.line:
+		m.input.SetValue(r.line)
+		m.input.CursorEnd()
+	default:
+		m.notice += "; not sent: " + r.line
+	}
+}
 
 // request turns a network call into a command bounded by requestTimeout.
 func request(f func(ctx context.Context) tea.Msg) tea.Cmd {
@@ -497,104 +668,17 @@ func request(f func(ctx context.Context) tea.Msg) tea.Cmd {
 	}
 }
 
-// command runs a slash command.
-func (m *chatModel) command(line string) tea.Cmd {
-	name, arg, _ := strings.Cut(line, " ")
-	arg = strings.TrimSpace(arg)
-	c := m.c
-	switch name {
-	case "/quit", "/exit":
-		return tea.Quit
-	case "/help":
-		m.notice = helpText
-	case "/join":
-		if arg == "" {
-			m.notice = "usage: /join CIRCLE_ID_OR_INVITE"
-			return nil
-		}
-		return request(func(ctx context.Context) tea.Msg {
-			ci, err := c.JoinCircle(ctx, arg)
-			if err != nil && client.Code(err) != "already_member" {
-				ci2, err2 := c.JoinInvite(ctx, arg)
-				switch {
-				case err2 == nil:
-					ci, err = ci2, nil
-				case client.Code(err2) != "invalid_invite":
-					err = err2
-				case client.Code(err) == "not_found":
-					err = fmt.Errorf("no circle or invite %q", arg)
-				}
-			}
-			if err != nil {
-				return errMsg{fmt.Errorf("join: %w", err)}
-			}
-			return circleMsg{ci, "joined " + ci.Name}
-		})
-	case "/create":
-		vis := models.Public
-		if i := strings.LastIndex(arg, " "); i >= 0 {
-			switch v := models.Visibility(strings.ToLower(arg[i+1:])); v {
-			case models.Public, models.Private:
-				vis, arg = v, strings.TrimSpace(arg[:i])
-			}
-		}
-		if arg == "" {
-			m.notice = "usage: /create NAME [public|private]"
-			return nil
-		}
-		return request(func(ctx context.Context) tea.Msg {
-			ci, err := c.CreateCircle(ctx, arg, vis)
-			if err != nil {
-				return errMsg{fmt.Errorf("create: %w", err)}
-			}
-			return circleMsg{ci, fmt.Sprintf("created %s circle %s", vis, ci.Name)}
-		})
-	case "/channel":
-		it := m.selected()
-		if it == nil || it.circle == nil || arg == "" {
-			m.notice = "usage: /channel NAME, with a channel of the circle selected"
-			return nil
-		}
-		circleID := it.circle.ID
-		return request(func(ctx context.Context) tea.Msg {
-			s, err := c.CreateStream(ctx, circleID, arg)
-			if err != nil {
-				return errMsg{fmt.Errorf("channel: %w", err)}
-			}
-			return noticeMsg("created #" + s.Name)
-		})
-	case "/invite":
-		it := m.selected()
-		if it == nil || it.circle == nil {
-			m.notice = "select a channel of the circle to invite to"
-			return nil
-		}
-		ci := it.circle
-		return request(func(ctx context.Context) tea.Msg {
-			code, err := c.CreateInvite(ctx, ci.ID)
-			if err != nil {
-				return errMsg{fmt.Errorf("invite: %w", err)}
-			}
-			return noticeMsg(fmt.Sprintf("invite code for %s: %s (others type /join %s)", ci.Name, code, code))
-		})
-	case "/dm":
-		if arg == "" {
-			m.notice = "usage: /dm USERNAME"
-			return nil
-		}
-		return request(func(ctx context.Context) tea.Msg {
-			s, err := c.OpenDM(ctx, strings.TrimPrefix(arg, "@"))
-			if err != nil {
-				return errMsg{fmt.Errorf("dm: %w", err)}
-			}
-			return dmMsg{s}
-		})
-	case "/edit", "/delete", "/react", "/unreact":
-		return m.change(name, arg)
-	default:
-		m.notice = "unknown command " + name + "; " + helpText
+// findMessage returns the message with seq of a stream, asking the
+// server.
+func findMessage(ctx context.Context, c *client.Client, stream string, seq int64) (*models.Message, error) {
+	msgs, err := c.History(ctx, stream, client.HistoryQuery{After: client.Seq(seq - 1), Limit: 1})
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if len(msgs) == 0 || msgs[0].Seq != seq || msgs[0].Deleted {
+		return nil, fmt.Errorf("no message #%d here", seq)
+	}
+	return msgs[0], nil
 }
 
 func (m *chatModel) addCircle(ci *models.Circle) {
@@ -617,55 +701,6 @@ func (m *chatModel) addDM(s *models.Stream) {
 	m.rebuild()
 }
 
-// change runs /edit TEXT and /delete on the user's last message in the
-// selected stream, /react EMOJI and /unreact EMOJI on its last message.
-func (m *chatModel) change(name, arg string) tea.Cmd {
-	v := m.views[m.sel]
-	if v == nil || len(v.msgs) == 0 {
-		m.notice = "no message here to " + strings.TrimPrefix(name, "/")
-		return nil
-	}
-	if (name != "/delete") && arg == "" {
-		m.notice = "usage: " + map[string]string{"/edit": "/edit NEW TEXT", "/react": "/react EMOJI", "/unreact": "/unreact EMOJI"}[name]
-		return nil
-	}
-	target := v.msgs[len(v.msgs)-1]
-	if name == "/edit" || name == "/delete" {
-		target = nil
-		for j := len(v.msgs) - 1; j >= 0; j-- {
-			if msg := v.msgs[j]; msg.Author.ID == m.me.ID && !msg.Deleted {
-				target = msg
-				break
-			}
-		}
-		if target == nil {
-			m.notice = "you have no message here to " + strings.TrimPrefix(name, "/")
-			return nil
-		}
-	}
-	c, stream, id := m.c, m.sel, target.ID
-	return request(func(ctx context.Context) tea.Msg {
-		var (
-			msg *models.Message
-			err error
-		)
-		switch name {
-		case "/edit":
-			msg, err = c.Edit(ctx, stream, id, arg)
-		case "/delete":
-			msg, err = c.Delete(ctx, stream, id)
-		case "/react":
-			msg, err = c.React(ctx, stream, id, arg)
-		case "/unreact":
-			msg, err = c.Unreact(ctx, stream, id, arg)
-		}
-		if err != nil {
-			return errMsg{fmt.Errorf("%s: %w", strings.TrimPrefix(name, "/"), err)}
-		}
-		return changedMsg{msg}
-	})
-}
-
 // event applies one client event.
 func (m *chatModel) event(ev client.Event) tea.Cmd {
 	switch ev.Cmd {
@@ -676,6 +711,7 @@ func (m *chatModel) event(ev client.Event) tea.Cmd {
 			} else if i := v.index(ev.Seq); i >= 0 {
 				gone := *v.msgs[i]
 				gone.Content, gone.Deleted, gone.ReactionCounts = "", true, nil
+				gone.PinnedAt, gone.PinnedBy = nil, nil
 				v.msgs[i] = &gone
 			}
 		}
@@ -683,23 +719,30 @@ func (m *chatModel) event(ev client.Event) tea.Cmd {
 		if v := m.views[ev.Stream]; v != nil {
 			v.setReaction(ev.ID, ev.Emoji, ev.Count, ev.User != nil && ev.User.ID == m.me.ID, ev.Cmd == "message_react_add")
 		}
+	case "message_pin", "message_unpin":
+		m.pinEvent(ev)
 	case "message_new":
-		v := m.views[ev.Stream]
-		if v == nil || ev.Message == nil {
-			return nil
+		return m.newMessage(ev)
+	case "typing":
+		return m.typingEvent(ev)
+	case "user_connect", "user_disconnect", "status_update":
+		m.setPresence(ev.Presence())
+	case "presences":
+		for _, p := range ev.Presences() {
+			m.setPresence(p)
 		}
-		newer := ev.Message.Seq > v.last
-		if v.merge(ev.Message) && newer && ev.Stream != m.sel && ev.Message.Author.ID != m.me.ID {
-			v.unread++
-		}
+	case "stream_ack":
+		m.readElsewhere(ev.Stream, ev.Seq)
 	case "stream_create":
 		s := ev.NewStream
 		if s == nil {
 			return nil
 		}
-		for _, ci := range m.circles {
+		for i, ci := range m.circles {
 			if ci.ID == s.CircleID && !slices.ContainsFunc(ci.Streams, func(x models.Stream) bool { return x.ID == s.ID }) {
-				ci.Streams = append(ci.Streams, *s)
+				cp := *ci
+				cp.Streams = append(slices.Clone(ci.Streams), *s)
+				m.circles[i] = &cp
 			}
 		}
 		m.rebuild()
@@ -713,17 +756,20 @@ func (m *chatModel) event(ev client.Event) tea.Cmd {
 			return m.subscribeNew()
 		}
 	case "circle_leave":
-		m.circles = slices.DeleteFunc(m.circles, func(ci *models.Circle) bool { return ci.ID == ev.Circle })
-		m.rebuild()
-		m.dropUnlisted()
+		return m.dropCircle(ev.Circle)
+	case "circle_delete", "circle_removed":
+		return m.circleGone(ev)
+	case "circle_update":
+		return m.circleUpdated(ev.CircleInfo)
+	case "unsubscribed":
+		return m.unsubscribed(ev.Stream, ev.Reason)
 	case "dm_open":
 		m.addDM(ev.NewStream)
 		return m.subscribeNew()
-	case "member_join", "member_leave":
-		if ev.User != nil {
-			verb := map[string]string{"member_join": "joined", "member_leave": "left"}[ev.Cmd]
-			m.notice = fmt.Sprintf("%s %s %s", ev.User.Username, verb, m.circleName(ev.Circle))
-		}
+	case "member_join", "member_leave", "member_remove":
+		m.memberEvent(ev)
+	case "member_update":
+		m.memberUpdated(ev.Circle, ev.Member)
 	case "error":
 		// A subscription whose replay failed: follow it again from the
 		// last seq seen.
@@ -733,15 +779,43 @@ func (m *chatModel) event(ev client.Event) tea.Cmd {
 		}
 	case client.EventReconnecting:
 		m.status = statusReconnecting
+		m.presence.touched = make(map[string]bool)
 	case client.EventReconnected:
 		m.status = statusConnected
-		// Circles, channels and DMs may have changed while away; the
-		// client has already resubscribed the streams it followed.
+		// Circles, channels, DMs and presences may have changed while
+		// away; the client has already resubscribed the streams it
+		// followed.
 		r := m.c.Ready()
 		m.circles, m.dms = r.Circles, r.DMs
+		m.presenceReady(r.Presences)
 		m.rebuild()
 		m.dropUnlisted()
-		return m.subscribeNew()
+		return tea.Batch(m.subscribeNew(), m.loadSelected(), m.markRead())
+	}
+	return nil
+}
+
+// newMessage applies a message_new event: the message joins its stream,
+// its author stops typing, and it counts as unread (and as a mention)
+// unless the stream is on screen or the message is the user's own.
+func (m *chatModel) newMessage(ev client.Event) tea.Cmd {
+	v := m.views[ev.Stream]
+	if v == nil || ev.Message == nil {
+		return nil
+	}
+	m.typing.stopped(ev.Stream, ev.Message.Author.ID)
+	newer := ev.Message.Seq > v.last
+	if !v.merge(ev.Message) || !newer {
+		return nil
+	}
+	if ev.Stream == m.sel {
+		return m.markRead()
+	}
+	if ev.Message.Author.ID != m.me.ID {
+		v.unread++
+		if m.mentionsMe(ev.Message) {
+			v.mentions++
+		}
 	}
 	return nil
 }
@@ -751,173 +825,24 @@ func (m *chatModel) dropUnlisted() {
 	for id := range m.views {
 		if m.indexOf(id) < 0 {
 			delete(m.views, id)
+			m.typing.forget(id)
 		}
 	}
 }
 
 func (m *chatModel) circleName(id string) string {
-	for _, ci := range m.circles {
-		if ci.ID == id {
-			return ci.Name
-		}
+	if ci := m.circle(id); ci != nil {
+		return ci.Name
 	}
 	return "a circle"
 }
 
-// Styles.
-var (
-	styleSelected = lipgloss.NewStyle().Reverse(true)
-	styleHeading  = lipgloss.NewStyle().Bold(true)
-	styleTime     = lipgloss.NewStyle().Faint(true)
-	styleAuthor   = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("6"))
-	styleMe       = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("2"))
-	styleUnread   = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("3"))
-	styleStatus   = lipgloss.NewStyle().Reverse(true)
-	styleWarn     = lipgloss.NewStyle().Reverse(true).Foreground(lipgloss.Color("3"))
-)
-
-func (m *chatModel) leftWidth() int    { return min(28, max(m.width/3, 12)) }
-func (m *chatModel) messageWidth() int { return max(m.width-m.leftWidth()-3, 10) }
-func (m *chatModel) bodyHeight() int   { return max(m.height-3, 1) }
-func (m *chatModel) pageSize() int     { return max(m.bodyHeight()-2, 1) }
-func (m *chatModel) messageRows() int  { return max(m.bodyHeight()-1, 1) }
-func pad(s string, w int) string       { return s + strings.Repeat(" ", max(w-ansi.StringWidth(s), 0)) }
-func fit(s string, w int) string       { return pad(ansi.Truncate(s, w, "…"), w) }
-func (m *chatModel) label(it item) string {
-	if it.circle == nil {
-		return "@" + peerName(it.stream)
-	}
-	return "#" + it.stream.Name
-}
-
-// leftLines renders the circles, their channels and the DMs.
-func (m *chatModel) leftLines(w int) []string {
-	var lines []string
-	var circle string
-	dmHeading := false
-	for _, it := range m.items {
-		switch {
-		case it.circle != nil && it.circle.ID != circle:
-			circle = it.circle.ID
-			lines = append(lines, styleHeading.Render(fit(it.circle.Name, w)))
-		case it.circle == nil && !dmHeading:
-			dmHeading = true
-			lines = append(lines, styleHeading.Render(fit("Direct messages", w)))
-		}
-		marker := "  "
-		if it.stream.ID == m.sel {
-			marker = "▸ "
-		}
-		count := ""
-		if v := m.views[it.stream.ID]; v != nil && v.unread > 0 {
-			count = fmt.Sprintf(" %d", v.unread)
-		}
-		name := fit(marker+m.label(it), w-len(count))
-		line := name + styleUnread.Render(count)
-		if it.stream.ID == m.sel {
-			line = styleSelected.Render(name) + count
-		}
-		lines = append(lines, line)
-	}
-	if len(m.items) == 0 {
-		lines = append(lines, "no circles yet:", "/create NAME", "/join ID_OR_INVITE", "/dm USERNAME")
-	}
-	return lines
-}
-
-// messageLines renders the selected stream's messages, wrapped to w.
-func (m *chatModel) messageLines(w int) []string {
-	v := m.views[m.sel]
-	if v == nil {
-		return nil
-	}
-	var lines []string
-	if v.complete && len(v.msgs) > 0 {
-		lines = append(lines, styleTime.Render("— beginning of the conversation —"))
-	}
-	today := time.Now().Format("2006-01-02")
-	for _, msg := range v.msgs {
-		t := msg.CreatedAt.Local()
-		ts := t.Format("15:04")
-		if t.Format("2006-01-02") != today {
-			ts = t.Format("Jan 02 15:04")
-		}
-		author := styleAuthor
-		if msg.Author.ID == m.me.ID {
-			author = styleMe
-		}
-		content := msg.Content
-		switch {
-		case msg.Deleted:
-			content = styleTime.Render("(deleted)")
-		case msg.EditedAt != nil:
-			content += styleTime.Render(" (edited)")
-		}
-		for _, r := range msg.ReactionCounts {
-			content += fmt.Sprintf(" [%s %d]", r.Emoji, r.Count)
-		}
-		text := styleTime.Render(ts) + " " + author.Render(msg.Author.Username) + ": " + content
-		lines = append(lines, strings.Split(ansi.Wrap(text, w, " "), "\n")...)
-	}
-	return lines
-}
-
-// View draws the left pane, the message pane, the input and the status.
-func (m *chatModel) View() tea.View {
-	lw, mw, rows := m.leftWidth(), m.messageWidth(), m.bodyHeight()
-	left := m.leftLines(lw)
-
-	var header string
-	if it := m.selected(); it != nil {
-		header = m.label(*it)
-		if it.circle != nil {
-			header += " · " + it.circle.Name
-		}
-		if v := m.views[m.sel]; v != nil && v.loading {
-			header += " · loading…"
+// circle returns the circle with id, or nil.
+func (m *chatModel) circle(id string) *models.Circle {
+	for _, ci := range m.circles {
+		if ci.ID == id {
+			return ci
 		}
 	}
-	mid := []string{styleHeading.Render(fit(header, mw))}
-	lines := m.messageLines(mw)
-	n := m.messageRows()
-	end := max(len(lines)-m.scroll, 0)
-	start := max(end-n, 0)
-	visible := lines[start:end]
-	for range n - len(visible) {
-		mid = append(mid, "") // keep messages at the bottom
-	}
-	mid = append(mid, visible...)
-
-	var b strings.Builder
-	for i := range rows {
-		l := ""
-		if i < len(left) {
-			l = left[i]
-		}
-		r := ""
-		if i < len(mid) {
-			r = mid[i]
-		}
-		b.WriteString(pad(l, lw) + " │ " + r + "\n")
-	}
-	b.WriteString(strings.Repeat("─", max(m.width, 1)) + "\n")
-	b.WriteString(m.input.View() + "\n")
-
-	status := m.status + " · " + m.me.Username
-	if m.scroll > 0 {
-		status += " · scrolled (PgDn)"
-	}
-	if m.notice != "" {
-		status += " · " + m.notice
-	}
-	style := styleStatus
-	if m.status != statusConnected {
-		style = styleWarn
-	}
-	b.WriteString(style.Render(fit(status, max(m.width, 1))))
-
-	v := tea.NewView(b.String())
-	v.AltScreen = true
-	v.WindowTitle = "oshi"
-	return v
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,9 +29,18 @@ type screen struct {
 	quit bool
 }
 
-func newScreen(t *testing.T, c *client.Client) *screen {
+// newScreen connects as l the way the interactive client does and
+// starts a screen on it.
+func newScreen(t *testing.T, s *oshitest.Server, l *client.Login) *screen {
 	t.Helper()
-	sc := &screen{t: t, m: newChatModel(c), msgs: make(chan tea.Msg, 64), done: make(chan struct{})}
+	return newScreenWith(t, s, l, chatOptions{})
+}
+
+// newScreenWith is newScreen with options (a clock).
+func newScreenWith(t *testing.T, s *oshitest.Server, l *client.Login, opts chatOptions) *screen {
+	t.Helper()
+	c := dialReconnecting(t, s, l)
+	sc := &screen{t: t, m: newChatModel(c, opts), msgs: make(chan tea.Msg, 64), done: make(chan struct{})}
 	t.Cleanup(func() { close(sc.done) })
 	sc.handle(tea.WindowSizeMsg{Width: 100, Height: 30})
 	sc.run(sc.m.Init())
@@ -43,6 +53,14 @@ func (sc *screen) run(cmd tea.Cmd) {
 	}
 	go func() {
 		msg := cmd()
+		// Like tea.Program, run a batch's commands at once rather than
+		// waiting for the test to read the screen's messages.
+		if batch, ok := msg.(tea.BatchMsg); ok {
+			for _, cmd := range batch {
+				sc.run(cmd)
+			}
+			return
+		}
 		select {
 		case sc.msgs <- msg:
 		case <-sc.done:
@@ -108,12 +126,64 @@ func (sc *screen) waitText(want ...string) {
 
 func (sc *screen) press(k tea.KeyPressMsg) { sc.handle(k) }
 
-// typeLine types text and presses Enter.
-func (sc *screen) typeLine(text string) {
+var (
+	enterKey = tea.KeyPressMsg{Code: tea.KeyEnter}
+	escKey   = tea.KeyPressMsg{Code: tea.KeyEscape}
+	tabKey   = tea.KeyPressMsg{Code: tea.KeyTab}
+)
+
+// typeText types text without pressing Enter.
+func (sc *screen) typeText(text string) {
 	for _, r := range text {
 		sc.handle(tea.KeyPressMsg{Code: r, Text: string(r)})
 	}
+}
+
+// typeLine types text and presses Enter.
+func (sc *screen) typeLine(text string) {
+	sc.typeText(text)
 	sc.press(tea.KeyPressMsg{Code: tea.KeyEnter})
+}
+
+// waitSubscribed waits until the screen follows a stream, so events of
+// the stream (typing) reach it.
+func (sc *screen) waitSubscribed(stream string) {
+	sc.t.Helper()
+	sc.waitFor("a subscription to "+stream, func(string) bool {
+		v := sc.m.views[stream]
+		return v != nil && v.subscribed
+	})
+}
+
+// line returns the first line of the screen containing s, or "".
+func (sc *screen) line(s string) string {
+	for _, l := range strings.Split(sc.text(), "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}
+
+// fakeClock is the screens' clock in tests of what expires: it moves only
+// when the test says.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2030, 1, 2, 10, 0, 0, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 // dialReconnecting connects like the interactive client does.
@@ -154,7 +224,7 @@ func TestChatScreen(t *testing.T) {
 		}
 	}
 
-	sc := newScreen(t, dialReconnecting(t, s, alice))
+	sc := newScreen(t, s, alice)
 	// The left pane lists the circle with its channels and the DM; the
 	// first channel is selected and shows its history.
 	sc.waitText("Gophers", "▸ #general", "#random", "Direct messages", "@bob", "bob: earlier one", "bob: earlier two")
@@ -244,7 +314,7 @@ func TestChatCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	sc := newScreen(t, dialReconnecting(t, s, carol))
+	sc := newScreen(t, s, carol)
 	sc.waitText("no circles yet")
 
 	sc.typeLine("/create Book Club private")
@@ -286,7 +356,7 @@ func TestChatPageUp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sc := newScreen(t, dialReconnecting(t, s, alice))
+	sc := newScreen(t, s, alice)
 	sc.waitText("alice: message 60")
 	if strings.Contains(sc.text(), "message 01") {
 		t.Fatal("the oldest message is shown before paging up")

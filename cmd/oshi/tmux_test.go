@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oshichat/oshi/client"
 	"github.com/oshichat/oshi/internal/oshitest"
 	"github.com/oshichat/oshi/models"
 	"github.com/oshichat/oshi/server"
@@ -84,6 +85,27 @@ func TestTmux(t *testing.T) {
 	waitPane("bob: hi from bob")
 	keys("hello bob", "Enter")
 	waitPane("alice: hello bob")
+
+	// bob types, then answers alice naming her: the indicator, the
+	// message replied to and the mention mark show in a real terminal.
+	general := circle.Streams[0].ID
+	if err := bc.Typing(ctx, general); err != nil {
+		t.Fatal(err)
+	}
+	waitPane("bob is typing…")
+	hist, err := bc.History(ctx, general, client.HistoryQuery{})
+	if err != nil || len(hist) != 2 {
+		t.Fatalf("history: %v, %v", hist, err)
+	}
+	if _, err := bc.SendReply(ctx, general, hist[1].ID, "@alice welcome", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitPane("↳ replying to alice: hello bob")
+	if pane := waitPane("bob: @alice welcome"); !strings.Contains(pane, mentionMark+"#3 ") || strings.Contains(pane, "is typing") {
+		t.Errorf("the mention is not marked, or the indicator stayed:\n%s", pane)
+	}
+	keys("/status dnd", "Enter")
+	waitPane("alice (do not disturb)")
 	keys("C-c")
 	waitPane("oshi-exited-0")
 }
