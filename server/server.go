@@ -277,6 +277,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.closeEmbedded()
 		return nil, err
 	}
+	if s.embedded != nil {
+		// Once OpenMongo has made the collections.
+		if err := s.embedded.IndexIDs(ctx, st.Database().Name()); err != nil {
+			_ = st.Close(ctx)
+			s.closeEmbedded()
+			return nil, err
+		}
+	}
 	s.store = st
 	authSvc, err := auth.NewService(st, cfg.TokenTTL)
 	if err != nil {

@@ -108,7 +108,8 @@ func OpenMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 // inspect the stored documents.
 func (m *Mongo) Database() *mongo.Database { return m.db }
 
-// EnsureIndexes creates the indexes Oshi relies on. It is idempotent.
+// EnsureIndexes creates the indexes Oshi relies on, and so every
+// collection Oshi uses. It is idempotent.
 func (m *Mongo) EnsureIndexes(ctx context.Context) error {
 	// Names are explicit: FerretDB derives clashing names for keys with
 	// underscores (username and username_key both become "username_1").
@@ -126,6 +127,8 @@ func (m *Mongo) EnsureIndexes(ctx context.Context) error {
 		{m.users, index("username_unique", true, "username")},
 		{m.users, index("username_key_unique", true, "username_key")},
 		{m.sessions, index("user", false, "user_id")},
+		{m.circles, index("visibility", false, "visibility")},
+		{m.readStates, index("user", false, "user_id")},
 		{m.members, index("circle_user_unique", true, "circle_id", "user_id")},
 		{m.members, index("user", false, "user_id")},
 		{m.streams, index("circle", false, "circle_id")},

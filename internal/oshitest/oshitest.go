@@ -162,6 +162,12 @@ func (s *Server) start() {
 	if err != nil {
 		s.t.Fatalf("start server: %v", err)
 	}
+	if shared != nil && s.cfg.MongoURI == shared.URI() {
+		// As server.New does for a store of its own.
+		if err := shared.IndexIDs(ctx, s.cfg.MongoDB); err != nil {
+			s.t.Fatalf("index the shared store: %v", err)
+		}
+	}
 	addr := "127.0.0.1:0"
 	if s.URL != "" {
 		addr = strings.TrimPrefix(s.URL, "http://") // restart on the same port

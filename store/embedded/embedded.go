@@ -32,6 +32,7 @@ type Config struct {
 
 // Server is a running embedded FerretDB.
 type Server struct {
+	dir    string
 	uri    string
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -73,7 +74,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{uri: f.MongoDBURI(), cancel: cancel, done: make(chan struct{})}
+	s := &Server{dir: dir, uri: f.MongoDBURI(), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		_ = f.Run(ctx)
