@@ -123,8 +123,8 @@ func (s *Service) ReadAudit(ctx context.Context, userID, circleID string, f Audi
 	if f.Action != "" && !slices.Contains(auditActions, f.Action) {
 		return nil, ErrInvalidAuditFilter
 	}
-	if f.Limit <= 0 || f.Limit > MaxAuditPage {
-		f.Limit = MaxAuditPage
+	if f.Limit <= 0 || f.Limit > MaxAuditPage+1 {
+		f.Limit = MaxAuditPage + 1 // a page and a look at the next
 	}
 	return s.store.Audit(ctx, store.AuditQuery{
 		CircleID: circleID, ActorID: f.ActorID, TargetID: f.TargetID, Action: f.Action,

@@ -32,10 +32,16 @@ type rules struct {
 }
 
 type rulesEntry struct {
-	ready chan struct{}
-	r     *rules
-	err   error
+	ready  chan struct{}
+	r      *rules
+	err    error
+	loaded time.Time // when the load began
 }
+
+// rulesTTL bounds how long loaded rules are trusted. Every change
+// forgets them at once, here and (over NATS) on the other nodes; the
+// bound only limits the harm of a change notice another node missed.
+const rulesTTL = time.Minute
 
 type rulesCache struct {
 	mu sync.Mutex
@@ -49,10 +55,14 @@ func (s *Service) rules(ctx context.Context, circleID string) (*rules, error) {
 	if circleID == "" || len(circleID) > 64 {
 		return nil, ErrNotFound
 	}
+	now := time.Now()
 	s.cache.mu.Lock()
 	e, ok := s.cache.m[circleID]
+	if ok && now.Sub(e.loaded) > rulesTTL {
+		ok = false
+	}
 	if !ok {
-		e = &rulesEntry{ready: make(chan struct{})}
+		e = &rulesEntry{ready: make(chan struct{}), loaded: now}
 		s.cache.m[circleID] = e
 	}
 	s.cache.mu.Unlock()
@@ -336,4 +346,18 @@ func (s *Service) RoleNames(ctx context.Context, circleID string) (map[string]st
 func (s *Service) HasStream(ctx context.Context, circleID, streamID string) bool {
 	r, err := s.rules(ctx, circleID)
 	return err == nil && r.streams[streamID] != nil
+}
+
+// RolePermissions returns a role's permissions in a circle (the default
+// role's id is the circle's).
+func (s *Service) RolePermissions(ctx context.Context, circleID, roleID string) (models.Permission, error) {
+	r, err := s.rules(ctx, circleID)
+	if err != nil {
+		return 0, err
+	}
+	role := r.roles[roleID]
+	if role == nil {
+		return 0, ErrRoleNotFound
+	}
+	return role.Permissions, nil
 }

@@ -299,6 +299,9 @@ func (s *Service) AssignRole(ctx context.Context, actor models.UserRef, circleID
 	self := userID == actor.ID && role.SelfAssignable
 	if !self {
 		if _, err := s.require(ctx, circleID, actor.ID, "", models.ManageRoles); err != nil {
+			if userID == actor.ID {
+				return nil, ErrNotSelfAssigning
+			}
 			return nil, err
 		}
 		if err := r.mayActOn(actor.ID, userID); err != nil && userID != actor.ID {

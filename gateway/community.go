@@ -267,9 +267,12 @@ func (c *conn) cmdStreamCreate(ctx context.Context, req *request) error {
 		return err
 	}
 	c.reply(streamReply{hdr(req), st})
-	// A new stream has no overwrites: whoever may view the circle's
-	// streams sees it.
-	c.g.publish(circleTopic(st.CircleID), encode(streamEvent{Cmd: "stream_create", Circle: st.CircleID, Stream: st}))
+	// A new stream has no overwrites: when the default role may view
+	// streams, every member sees it and the event is for all; otherwise
+	// circle_update tells those who do.
+	if p, err := c.g.svc.Circles.RolePermissions(ctx, st.CircleID, st.CircleID); err == nil && p.Has(models.ViewStreams) {
+		c.g.publish(circleTopic(st.CircleID), encode(streamEvent{Cmd: "stream_create", Circle: st.CircleID, Stream: st}))
+	}
 	c.g.circleChanged(st.CircleID)
 	return nil
 }
@@ -689,7 +692,12 @@ func (c *conn) cmdAuditLog(ctx context.Context, req *request) error {
 	if req.Limit < 0 {
 		return errCode(CodeBadRequest, "limit must not be negative")
 	}
-	f := circles.AuditFilter{ActorID: req.Actor, TargetID: req.Target, Action: req.Action, Before: req.Cursor, Limit: req.Limit}
+	limit := req.Limit
+	if limit == 0 || limit > circles.MaxAuditPage {
+		limit = circles.MaxAuditPage
+	}
+	// One more than the page says whether another page follows.
+	f := circles.AuditFilter{ActorID: req.Actor, TargetID: req.Target, Action: req.Action, Before: req.Cursor, Limit: limit + 1}
 	if req.Since != nil {
 		f.Since = time.UnixMilli(*req.Since).UTC()
 	}
@@ -703,13 +711,10 @@ func (c *conn) cmdAuditLog(ctx context.Context, req *request) error {
 	if entries == nil {
 		entries = []*models.AuditEntry{}
 	}
-	limit := f.Limit
-	if limit == 0 || limit > circles.MaxAuditPage {
-		limit = circles.MaxAuditPage
-	}
-	var next string // a full page may have more behind it
-	if len(entries) == limit {
-		next = entries[len(entries)-1].ID
+	var next string
+	if len(entries) > limit {
+		entries = entries[:limit]
+		next = entries[limit-1].ID
 	}
 	c.reply(struct {
 		header

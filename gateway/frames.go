@@ -206,6 +206,10 @@ func classify(err error) (code, msg string) {
 				return m.code, "the request took too long and was abandoned; retry"
 			case CodeRejected:
 				return m.code, err.Error() // the hook's own words
+			case CodeForbidden, CodeLimitReached, CodeCannotGrant:
+				// These say what is missing or which limit: the
+				// services wrap them with that, and nothing else.
+				return m.code, err.Error()
 			}
 			return m.code, m.err.Error()
 		}

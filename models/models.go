@@ -185,7 +185,7 @@ type Stream struct {
 	// Topic describes a circle's stream; Position orders its streams
 	// (lowest first; ties by creation).
 	Topic    string `bson:"topic,omitempty" json:"topic,omitempty"`
-	Position int    `bson:"position" json:"position,omitempty"`
+	Position int    `bson:"position" json:"position"`
 	// Overwrites adjust the circle's roles' permissions in this stream.
 	Overwrites []Overwrite `bson:"overwrites,omitempty" json:"overwrites,omitempty"`
 	Members    []string    `bson:"members,omitempty" json:"members,omitempty"` // DMs: the two user ids

@@ -447,7 +447,7 @@ func (s *Service) History(ctx context.Context, userID, streamID string, after *i
 	if after != nil {
 		from = *after
 	}
-	if _, err := s.check(ctx, userID, streamID, models.ReadHistory); err != nil {
+	if _, err := s.text(ctx, userID, streamID, models.ReadHistory); err != nil {
 		return nil, err
 	}
 	limit = historyLimit(limit)
@@ -490,7 +490,7 @@ func (s *Service) HistoryAround(ctx context.Context, userID, streamID, msgID str
 	if limit < 0 {
 		return nil, ErrBadRange
 	}
-	st, err := s.check(ctx, userID, streamID, models.ReadHistory)
+	st, err := s.text(ctx, userID, streamID, models.ReadHistory)
 	if err != nil {
 		return nil, err
 	}
@@ -543,7 +543,7 @@ func (s *Service) HistoryAt(ctx context.Context, userID, streamID string, at tim
 	if limit < 0 {
 		return nil, ErrBadRange
 	}
-	st, err := s.check(ctx, userID, streamID, models.ReadHistory)
+	st, err := s.text(ctx, userID, streamID, models.ReadHistory)
 	if err != nil {
 		return nil, err
 	}
