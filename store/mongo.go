@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -57,6 +58,10 @@ type Mongo struct {
 
 	users, sessions, circles, members, invites, streams, messages *mongo.Collection
 	readStates, roles, bans, audit, timeouts                      *mongo.Collection
+
+	// ferret is set when the server is FerretDB, which answers only a
+	// single _id equality from an index (see MessagesByID).
+	ferret bool
 }
 
 // OpenMongo connects to the database in cfg and creates the indexes Oshi
@@ -96,6 +101,10 @@ func OpenMongo(ctx context.Context, cfg MongoConfig) (*Mongo, error) {
 	if err := m.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, err
+	}
+	var info bson.M
+	if err := db.RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err == nil {
+		_, m.ferret = info["ferretdbVersion"]
 	}
 	if err := m.EnsureIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -651,4 +660,44 @@ func (m *Mongo) SetUserStatus(ctx context.Context, userID, status, text string) 
 		return fmt.Errorf("set user status: %w", ErrNotFound)
 	}
 	return nil
+}
+
+// lookupConcurrency bounds the parallel _id lookups of MessagesByID on
+// FerretDB.
+const lookupConcurrency = 8
+
+// MessagesByID implements Store. MongoDB answers one $in query from the
+// _id index; FerretDB would scan every message for it, so there each id
+// is looked up alone, a few at a time.
+func (m *Mongo) MessagesByID(ctx context.Context, ids []string) ([]*models.Message, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if !m.ferret {
+		return findAll[models.Message](ctx, m.messages, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, nil, "find messages")
+	}
+	out := make([]*models.Message, len(ids))
+	errs := make([]error, len(ids))
+	sem := make(chan struct{}, lookupConcurrency)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i], errs[i] = m.Message(ctx, id)
+		}()
+	}
+	wg.Wait()
+	msgs := out[:0]
+	for i, msg := range out {
+		switch {
+		case errs[i] == nil:
+			msgs = append(msgs, msg)
+		case !errors.Is(errs[i], ErrNotFound):
+			return nil, errs[i]
+		}
+	}
+	return msgs, nil
 }

@@ -121,6 +121,9 @@ type Store interface {
 	// MaxSeq returns the highest stored seq of a stream, 0 when it has none.
 	MaxSeq(ctx context.Context, streamID string) (int64, error)
 
+	// MessagesByID finds the messages with the given ids, in no
+	// particular order; missing ones are left out.
+	MessagesByID(ctx context.Context, ids []string) ([]*models.Message, error)
 	// Message finds a message by id.
 	Message(ctx context.Context, id string) (*models.Message, error)
 	// EditMessage sets a message's content and edited_at (prev.EditedAt)

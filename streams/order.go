@@ -36,6 +36,7 @@ func (s *Service) deliverLocked(st *state, m *models.Message) {
 	}
 	s.cfg.OnStored(m)
 	st.lastSeq = m.Seq
+	st.recent.add(m.Seq, m.ID)
 	s.drainLocked(st)
 }
 
@@ -50,6 +51,7 @@ func (s *Service) drainLocked(st *state) {
 		delete(st.held, next.Seq)
 		s.cfg.OnStored(next)
 		st.lastSeq = next.Seq
+		st.recent.add(next.Seq, next.ID)
 	}
 	for seq := range st.held {
 		if seq <= st.lastSeq {

@@ -134,6 +134,7 @@ type state struct {
 	stored   int64                     // newest seq known stored, by any node (>= lastSeq)
 	held     map[int64]*models.Message // stored elsewhere, waiting for an earlier seq
 	gapTimer *time.Timer
+	recent   recent // ids of the newest delivered messages
 
 	// changeMu serializes changes to the stream's stored messages
 	// (change.go); it is taken before mu, never while holding it.
@@ -447,11 +448,12 @@ func (s *Service) History(ctx context.Context, userID, streamID string, after *i
 	if after != nil {
 		from = *after
 	}
-	if _, err := s.text(ctx, userID, streamID, models.ReadHistory); err != nil {
+	st, err := s.text(ctx, userID, streamID, models.ReadHistory)
+	if err != nil {
 		return nil, err
 	}
 	limit = historyLimit(limit)
-	msgs, err := s.store.History(ctx, store.HistoryQuery{StreamID: streamID, After: from, Before: before, Limit: limit, Newest: after == nil})
+	msgs, err := s.readRange(ctx, st, store.HistoryQuery{StreamID: streamID, After: from, Before: before, Limit: limit, Newest: after == nil})
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
@@ -597,7 +599,11 @@ func (s *Service) page(st *state, msgs []*models.Message, seen int64) *Page {
 // Range returns stored messages with after < seq <= upTo, oldest first, at
 // most limit. It checks no access: it serves recovery after Follow.
 func (s *Service) Range(ctx context.Context, streamID string, after, upTo int64, limit int) ([]*models.Message, error) {
-	msgs, err := s.store.History(ctx, store.HistoryQuery{StreamID: streamID, After: after, Before: upTo + 1, Limit: limit})
+	st, err := s.load(ctx, streamID)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := s.readRange(ctx, st, store.HistoryQuery{StreamID: streamID, After: after, Before: upTo + 1, Limit: limit})
 	if err != nil {
 		return nil, fmt.Errorf("recover: %w", err)
 	}
