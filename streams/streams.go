@@ -512,7 +512,7 @@ func (s *Service) HistoryAround(ctx context.Context, userID, streamID, msgID str
 	// Everything within limit-1 of the message on both sides, so the
 	// page can be filled from one side when the other runs short.
 	span := int64(limit - 1)
-	msgs, err := s.store.History(ctx, store.HistoryQuery{StreamID: streamID, After: max(0, m.Seq-span-1), Before: m.Seq + span + 1})
+	msgs, err := s.readRange(ctx, st, store.HistoryQuery{StreamID: streamID, After: max(0, m.Seq-span-1), Before: m.Seq + span + 1, Limit: 2*limit - 1})
 	if err != nil {
 		return nil, fmt.Errorf("history around: %w", err)
 	}
