@@ -279,10 +279,32 @@ type Message struct {
 	MentionRoles    []string `bson:"mention_roles,omitempty" json:"mention_roles,omitempty"`
 	MentionEveryone bool     `bson:"mention_everyone,omitempty" json:"mention_everyone,omitempty"`
 
+	// Attachments are the files the message carries, in order.
+	Attachments []Attachment `bson:"attachments,omitempty" json:"attachments,omitempty"`
+	// Webhook is set on a message a webhook posted; Author then names
+	// the webhook (its id) with the display name the post asked for.
+	Webhook *WebhookRef `bson:"webhook,omitempty" json:"webhook,omitempty"`
+
 	// PinnedAt and PinnedBy are set while the message is pinned to its
 	// stream (message_pin), and cleared by message_unpin or a delete.
 	PinnedAt *time.Time `bson:"pinned_at,omitempty" json:"pinned_at,omitempty"`
 	PinnedBy *UserRef   `bson:"pinned_by,omitempty" json:"pinned_by,omitempty"`
+}
+
+// Attachment is a file a message carries, as the message shows it; the
+// bytes are fetched from GET /api/attachments/{id}.
+type Attachment struct {
+	ID          string `bson:"id" json:"id"`
+	Filename    string `bson:"filename" json:"filename"`
+	ContentType string `bson:"content_type" json:"content_type"`
+	Size        int64  `bson:"size" json:"size"`
+}
+
+// WebhookRef says which webhook posted a message and how it asked to be
+// shown.
+type WebhookRef struct {
+	ID        string `bson:"id" json:"id"`
+	AvatarURL string `bson:"avatar_url,omitempty" json:"avatar_url,omitempty"`
 }
 
 // ReplyRef is the message a reply answers, as the reply carries it.

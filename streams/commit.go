@@ -24,6 +24,13 @@ type Draft struct {
 	Content string
 	Nonce   string
 	ReplyTo string
+	// Attachments are files the caller has stored and checked (owned by
+	// the author, not used by another message); the message refers to
+	// them. A message with attachments may have empty content.
+	Attachments []models.Attachment
+	// Webhook, when set, marks a message posted by that webhook (see
+	// SubmitAs).
+	Webhook *models.WebhookRef
 }
 
 // Submit validates a message from user to a stream and queues it for
@@ -46,14 +53,50 @@ func (s *Service) Submit(ctx context.Context, user *models.User, streamID, conte
 // models.ReplyRef). The users the content mentions (@username) are
 // looked up after the hooks have seen it and kept on the message.
 func (s *Service) SubmitDraft(ctx context.Context, user *models.User, streamID string, d Draft, done func(*models.Message, error)) error {
-	if err := s.validate(d.Content, d.Nonce); err != nil {
+	if err := s.validateDraft(d); err != nil {
 		return err
 	}
 	st, err := s.text(ctx, user.ID, streamID, models.SendMessages)
 	if err != nil {
 		return err
 	}
-	var reply *models.ReplyRef
+	return s.submit(ctx, st, user.Ref(), d, done)
+}
+
+// SubmitAs queues a message posted in author's name without checking
+// author's permissions, for integrations authorised otherwise (a
+// webhook's secret token): author need not be a user. The stream must be
+// a circle's channel. Mentions of users are resolved; @everyone and
+// @role are not (they need a member's mention_everyone).
+func (s *Service) SubmitAs(ctx context.Context, author models.UserRef, streamID string, d Draft, done func(*models.Message, error)) error {
+	if err := s.validateDraft(d); err != nil {
+		return err
+	}
+	st, err := s.load(ctx, streamID)
+	if err != nil {
+		return err
+	}
+	if st.stream.Kind != models.Channel {
+		return ErrNotText
+	}
+	return s.submit(ctx, st, author, d, done)
+}
+
+// validateDraft checks content and nonce; empty content is allowed when
+// the draft carries attachments.
+func (s *Service) validateDraft(d Draft) error {
+	if d.Content == "" && len(d.Attachments) > 0 {
+		return s.validate(" ", d.Nonce)
+	}
+	return s.validate(d.Content, d.Nonce)
+}
+
+func (s *Service) submit(ctx context.Context, st *state, author models.UserRef, d Draft, done func(*models.Message, error)) error {
+	streamID := st.stream.ID
+	var (
+		reply *models.ReplyRef
+		err   error
+	)
 	if d.ReplyTo != "" {
 		if reply, err = s.replyRef(ctx, streamID, d.ReplyTo); err != nil {
 			return err
@@ -65,8 +108,8 @@ func (s *Service) SubmitDraft(ctx context.Context, user *models.User, streamID s
 		nonce = id
 	}
 	p := &post{st: st, done: done, msg: &models.Message{
-		ID: id, StreamID: streamID, AuthorID: user.ID, Author: user.Ref(),
-		Content: d.Content, Nonce: nonce,
+		ID: id, StreamID: streamID, AuthorID: author.ID, Author: author,
+		Content: d.Content, Nonce: nonce, Attachments: d.Attachments, Webhook: d.Webhook,
 	}}
 	if reply != nil {
 		p.msg.ReplyToID, p.msg.Reply = reply.ID, reply
@@ -75,11 +118,11 @@ func (s *Service) SubmitDraft(ctx context.Context, user *models.User, streamID s
 		if err := s.cfg.Hooks.OnMessage(ctx, p.msg); err != nil {
 			return err
 		}
-		if err := s.validate(p.msg.Content, ""); err != nil {
+		if err := s.validateDraft(Draft{Content: p.msg.Content, Attachments: d.Attachments}); err != nil {
 			return fmt.Errorf("content after hooks: %w", err)
 		}
 	}
-	if err := s.resolveMentions(ctx, st, user.ID, p.msg); err != nil {
+	if err := s.resolveMentions(ctx, st, author.ID, d.Webhook == nil, p.msg); err != nil {
 		return err
 	}
 	select {

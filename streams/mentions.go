@@ -23,16 +23,16 @@ const mentionQueue = 4096
 // resolveMentions records on m whom its content mentions (see
 // models.MentionNames): users by username, one UserByName each; in a
 // circle's stream also roles by name (a name that is a role's) and
-// @everyone, both only for an author who holds MentionEveryone there.
-// Unknown names are not mentions.
-func (s *Service) resolveMentions(ctx context.Context, st *state, author string, m *models.Message) error {
+// @everyone, both only for a member (member) who holds MentionEveryone
+// there. Unknown names are not mentions.
+func (s *Service) resolveMentions(ctx context.Context, st *state, author string, member bool, m *models.Message) error {
 	m.MentionIDs, m.Mentions, m.MentionRoles, m.MentionEveryone = nil, nil, nil, false
 	names := models.MentionNames(m.Content)
 	if len(names) == 0 {
 		return nil
 	}
 	var roles map[string]string // lower-cased name → id, when the author may mention roles
-	if st.stream.Kind != models.DM {
+	if st.stream.Kind != models.DM && member {
 		p, err := s.circles.Permissions(ctx, st.stream.CircleID, author, st.stream.ID)
 		if err != nil {
 			return err
