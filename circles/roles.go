@@ -102,6 +102,28 @@ func (r *rules) roleTarget(actorID, roleID string) (*models.Role, error) {
 	return role, nil
 }
 
+// managedRole starts a change to a role: it locks the circle (the caller
+// unlocks) and checks that the actor holds ManageRoles and that the role
+// sits below their highest; the default role is refused unless
+// defaultOK.
+func (s *Service) managedRole(ctx context.Context, actor models.UserRef, circleID, roleID string, defaultOK bool) (*rules, *models.Role, func(), error) {
+	unlock := s.lock(circleID)
+	r, err := s.require(ctx, circleID, actor.ID, "", models.ManageRoles)
+	var role *models.Role
+	switch {
+	case err != nil:
+	case roleID == circleID && !defaultOK:
+		err = ErrDefaultRole
+	default:
+		role, err = r.roleTarget(actor.ID, roleID)
+	}
+	if err != nil {
+		unlock()
+		return nil, nil, nil, err
+	}
+	return r, role, unlock, nil
+}
+
 // CreateRole adds a role to a circle just above the default role; the
 // actor needs ManageRoles and may grant only what they hold.
 func (s *Service) CreateRole(ctx context.Context, actor models.UserRef, circleID string, spec RoleSpec) (*RoleChange, error) {
@@ -149,19 +171,12 @@ func (s *Service) storeRoles(ctx context.Context, circleID string, roles []*mode
 // EditRole changes a role below the actor's highest one (or the default
 // role); the actor needs ManageRoles. The default role keeps its name.
 func (s *Service) EditRole(ctx context.Context, actor models.UserRef, circleID, roleID string, spec RoleSpec) (*RoleChange, error) {
-	unlock := s.lock(circleID)
+	fixed := spec.Name != nil || spec.SelfAssignable != nil // not for the default role
+	r, old, unlock, err := s.managedRole(ctx, actor, circleID, roleID, !fixed)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
-	r, err := s.require(ctx, circleID, actor.ID, "", models.ManageRoles)
-	if err != nil {
-		return nil, err
-	}
-	old, err := r.roleTarget(actor.ID, roleID)
-	if err != nil {
-		return nil, err
-	}
-	if roleID == circleID && (spec.Name != nil || spec.SelfAssignable != nil) {
-		return nil, ErrDefaultRole
-	}
 	role := *old
 	if err := spec.apply(&role, r.perms(actor.ID, "", s.now())); err != nil {
 		return nil, err
@@ -177,19 +192,11 @@ func (s *Service) EditRole(ctx context.Context, actor models.UserRef, circleID, 
 // the roles between its old and new place shift by one. Both places must
 // be below the actor's highest role.
 func (s *Service) MoveRole(ctx context.Context, actor models.UserRef, circleID, roleID string, position int) (*RoleChange, error) {
-	unlock := s.lock(circleID)
+	r, role, unlock, err := s.managedRole(ctx, actor, circleID, roleID, false)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
-	r, err := s.require(ctx, circleID, actor.ID, "", models.ManageRoles)
-	if err != nil {
-		return nil, err
-	}
-	if roleID == circleID {
-		return nil, ErrDefaultRole
-	}
-	role, err := r.roleTarget(actor.ID, roleID)
-	if err != nil {
-		return nil, err
-	}
 	if position < 1 || position >= len(r.order) {
 		return nil, ErrInvalidPosition
 	}
@@ -227,19 +234,11 @@ func (s *Service) MoveRole(ctx context.Context, actor models.UserRef, circleID, 
 // DeleteRole removes a role below the actor's highest one; its members
 // lose it and the roles above it move down one.
 func (s *Service) DeleteRole(ctx context.Context, actor models.UserRef, circleID, roleID string) (*RoleChange, error) {
-	unlock := s.lock(circleID)
+	r, role, unlock, err := s.managedRole(ctx, actor, circleID, roleID, false)
+	if err != nil {
+		return nil, err
+	}
 	defer unlock()
-	r, err := s.require(ctx, circleID, actor.ID, "", models.ManageRoles)
-	if err != nil {
-		return nil, err
-	}
-	if roleID == circleID {
-		return nil, ErrDefaultRole
-	}
-	role, err := r.roleTarget(actor.ID, roleID)
-	if err != nil {
-		return nil, err
-	}
 	defer s.Forget(circleID)
 	ch := &RoleChange{Role: role}
 	for _, m := range r.members {
