@@ -73,12 +73,16 @@ const (
 	AuditUnban          = "member_unban"
 	AuditTimeout        = "member_timeout"
 	AuditNickname       = "member_nick"
+	AuditWebhookCreate  = "webhook_create"
+	AuditWebhookRotate  = "webhook_rotate"
+	AuditWebhookDelete  = "webhook_delete"
 )
 
 var auditActions = []string{
 	AuditCircleEdit, AuditCircleTransfer, AuditStreamCreate, AuditStreamEdit, AuditStreamDelete, AuditStreamPerms,
 	AuditRoleCreate, AuditRoleEdit, AuditRoleMove, AuditRoleDelete, AuditRoleAssign, AuditRoleRemove,
 	AuditInviteCreate, AuditInviteRevoke, AuditKick, AuditBan, AuditUnban, AuditTimeout, AuditNickname,
+	AuditWebhookCreate, AuditWebhookRotate, AuditWebhookDelete,
 }
 
 // MaskInvite is how the audit log names an invite: its first four

@@ -254,6 +254,7 @@ func New(cfg Config, svc Services) *Gateway {
 	g.mux.HandleFunc("GET /readyz", g.readyz)
 	g.mux.HandleFunc("GET /api/stats", g.stats)
 	g.mux.HandleFunc("GET /ws", g.serveWS)
+	g.mux.Handle("POST /api/webhooks/{id}/{token}", newWebhookPoster(g))
 	g.voice = newVoiceRegistry(g)
 	g.presence = newPresenceHub(g)
 	g.presence.start()

@@ -62,7 +62,7 @@ func (m *Mongo) DeleteCircle(ctx context.Context, circleID string) error {
 		}
 	}
 	byCircle := bson.D{{Key: "circle_id", Value: circleID}}
-	for _, c := range []*mongo.Collection{m.members, m.roles, m.invites, m.bans, m.audit, m.timeouts} {
+	for _, c := range []*mongo.Collection{m.members, m.roles, m.invites, m.bans, m.audit, m.timeouts, m.webhooks()} {
 		if _, err := c.DeleteMany(ctx, byCircle); err != nil {
 			return wrap("delete circle's "+c.Name(), err)
 		}
@@ -114,6 +114,9 @@ func (m *Mongo) DeleteStream(ctx context.Context, id string) error {
 	}
 	if _, err := m.readStates.DeleteMany(ctx, byStream); err != nil {
 		return wrap("delete stream's read states", err)
+	}
+	if _, err := m.webhooks().DeleteMany(ctx, byStream); err != nil {
+		return wrap("delete stream's webhooks", err)
 	}
 	return nil
 }

@@ -219,6 +219,15 @@ type Store interface {
 	// Audit returns audit entries selected by q, newest first.
 	Audit(ctx context.Context, q AuditQuery) ([]*models.AuditEntry, error)
 
+	// PutWebhook stores w whole (an upsert by _id).
+	PutWebhook(ctx context.Context, w *models.Webhook) error
+	// Webhook finds a webhook by _id.
+	Webhook(ctx context.Context, id string) (*models.Webhook, error)
+	// WebhooksOf lists a circle's webhooks, oldest first.
+	WebhooksOf(ctx context.Context, circleID string) ([]*models.Webhook, error)
+	// DeleteWebhook removes a webhook; ErrNotFound when there is none.
+	DeleteWebhook(ctx context.Context, id string) error
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the connection.
