@@ -488,3 +488,33 @@ func TestWebhookManage(t *testing.T) {
 		t.Errorf("token after circle delete: %v", err)
 	}
 }
+
+// TestWebhookLimits fills a circle with webhooks: one more is refused
+// with limit_reached until one is deleted. A webhook posts into a
+// channel where members may not send: its token is its permission.
+func TestWebhookLimits(t *testing.T) {
+	ctx := ctxT(t)
+	k := newCommunity(t, ctx, models.ManageStreams)
+	var first *client.WebhookSecret
+	for i := range 50 {
+		w := mustWebhook(t, ctx, k.mod, k.general, "hook")
+		if i == 0 {
+			first = w
+		}
+	}
+	_, err := k.mod.CreateWebhook(ctx, k.general, "one more")
+	wantCode(t, err, "limit_reached")
+	if err := k.mod.DeleteWebhook(ctx, first.Webhook.ID); err != nil {
+		t.Fatal(err)
+	}
+	quiet := mustWebhook(t, ctx, k.mod, k.general, "one more")
+
+	if _, err := k.owner.Request(ctx, map[string]any{"cmd": "stream_permissions", "stream": k.general, "role": k.circle.ID, "deny": models.SendMessages}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = k.plain.Send(ctx, k.general, "may I?", "")
+	wantCode(t, err, "forbidden")
+	if _, err := client.PostWebhook(ctx, k.s.URL, quiet.Path, client.WebhookPost{Content: "announcement"}); err != nil {
+		t.Fatalf("webhook post into a read-only channel: %v", err)
+	}
+}
