@@ -219,10 +219,28 @@ func (c *conn) cmdMessageNew(ctx context.Context, req *request) error {
 		return err
 	}
 	h := hdr(req)
+	d := streams.Draft{Content: req.Content, Nonce: req.Nonce, ReplyTo: req.ReplyTo}
+	// Attachments are claimed before the message is submitted, so no
+	// file can go to two messages; the claim is undone when the message
+	// is not stored, and recorded as the message's once it is
+	// (attachments.go).
+	var claim string
+	var ids, fresh []string
+	if len(req.Attachments) > 0 {
+		var err error
+		d.Attachments, claim, fresh, err = c.g.claimAttachments(ctx, c.user.ID, req.Stream, req.Nonce, req.Attachments)
+		if err != nil {
+			return err
+		}
+		ids = req.Attachments
+	}
+	user, stream, nonce := c.user, req.Stream, req.Nonce
 	// The reply is sent when the committer has stored the message; the
 	// connection goes on reading meanwhile.
-	d := streams.Draft{Content: req.Content, Nonce: req.Nonce, ReplyTo: req.ReplyTo}
-	return c.g.svc.Streams.SubmitDraft(ctx, c.user, req.Stream, d, func(m *models.Message, err error) {
+	err := c.g.svc.Streams.SubmitDraft(ctx, c.user, req.Stream, d, func(m *models.Message, err error) {
+		if len(ids) > 0 {
+			go c.g.settleAttachments(m, err, user, stream, nonce, claim, ids, fresh)
+		}
 		if err != nil {
 			c.fail(h, "message_new", err)
 			return
@@ -232,6 +250,11 @@ func (c *conn) cmdMessageNew(ctx context.Context, req *request) error {
 			Message *models.Message `json:"message"`
 		}{h, m})
 	})
+	if err != nil && len(ids) > 0 {
+		// Nothing was queued.
+		c.g.releaseAttachments(fresh, claim)
+	}
+	return err
 }
 
 type messageReply struct {
@@ -270,7 +293,18 @@ func (c *conn) cmdMessageEdit(ctx context.Context, req *request) error {
 
 func (c *conn) cmdMessageDelete(ctx context.Context, req *request) error {
 	return c.changeMessage(req, func() (*models.Message, error) {
-		return c.g.svc.Streams.Delete(ctx, c.user, req.Stream, req.ID)
+		// The message as stored before the delete names its files; they
+		// are removed once the delete succeeded.
+		before, _ := c.g.svc.Store.Message(ctx, req.ID)
+		m, err := c.g.svc.Streams.Delete(ctx, c.user, req.Stream, req.ID)
+		if err != nil {
+			return nil, err
+		}
+		if before != nil && before.StreamID == m.StreamID && len(before.Attachments) > 0 {
+			c.g.deleteMessageAttachments(before)
+		}
+		m.Attachments = nil
+		return m, nil
 	})
 }
 

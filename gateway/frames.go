@@ -46,6 +46,9 @@ type request struct {
 	At         *int64 `json:"at,omitempty"`
 	Query      string `json:"query,omitempty"`
 
+	// Attachments of message_new: ids of uploaded files.
+	Attachments []string `json:"attachments,omitempty"`
+
 	// Circle and stream management, roles, moderation.
 	Description    *string `json:"description,omitempty"`
 	Icon           *string `json:"icon,omitempty"`

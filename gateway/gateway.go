@@ -78,6 +78,14 @@ type Config struct {
 	// 10 in 10s.
 	RateTypingBurst  int
 	RateTypingWindow time.Duration
+	// AttachmentMaxBytes is the largest file POST /api/attachments
+	// accepts (larger: 413); 0 means 8 MiB.
+	AttachmentMaxBytes int64
+	// AttachmentTypes are the media types an upload may have, as
+	// http.DetectContentType reads them from its first bytes, without
+	// parameters (text/plain, not text/plain; charset=utf-8); others get
+	// 415. Empty means DefaultAttachmentTypes.
+	AttachmentTypes []string
 	// Logger receives connection logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -136,6 +144,12 @@ func (c *Config) defaults() {
 	}
 	if c.RateTypingWindow == 0 {
 		c.RateTypingWindow = 10 * time.Second
+	}
+	if c.AttachmentMaxBytes == 0 {
+		c.AttachmentMaxBytes = 8 << 20
+	}
+	if len(c.AttachmentTypes) == 0 {
+		c.AttachmentTypes = DefaultAttachmentTypes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -250,6 +264,8 @@ func New(cfg Config, svc Services) *Gateway {
 	g.mux.HandleFunc("POST /api/login", g.login)
 	g.mux.HandleFunc("POST /api/logout", g.logout)
 	g.mux.HandleFunc("POST /api/password", g.changePassword)
+	g.mux.HandleFunc("POST /api/attachments", g.uploadAttachment)
+	g.mux.HandleFunc("GET /api/attachments/{id}", g.downloadAttachment)
 	g.mux.HandleFunc("GET /healthz", g.healthz)
 	g.mux.HandleFunc("GET /readyz", g.readyz)
 	g.mux.HandleFunc("GET /api/stats", g.stats)

@@ -61,6 +61,8 @@ var descriptions = map[string]string{
 	"OSHI_RATE_COOLDOWN":               "time all those commands are refused after a burst",
 	"OSHI_RATE_TYPING_BURST":           "typing commands one user may send in any OSHI_RATE_TYPING_WINDOW, per node",
 	"OSHI_RATE_TYPING_WINDOW":          "window of OSHI_RATE_TYPING_BURST",
+	"OSHI_ATTACHMENT_MAX_BYTES":        "largest file POST /api/attachments accepts (larger: 413)",
+	"OSHI_ATTACHMENT_TYPES":            "comma-separated media types uploads may have, detected from the bytes (others: 415)",
 	"OSHI_TLS_CERT":                    "PEM certificate file; with OSHI_TLS_KEY, serve HTTPS and WSS",
 	"OSHI_TLS_KEY":                     "PEM private key file for OSHI_TLS_CERT",
 	"OSHI_NATS_URL":                    "join other nodes through this NATS server",

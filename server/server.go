@@ -79,6 +79,10 @@ type Config struct {
 	RateCooldown          time.Duration `env:"OSHI_RATE_COOLDOWN" envDefault:"30s"`
 	RateTypingBurst       int           `env:"OSHI_RATE_TYPING_BURST" envDefault:"10"`
 	RateTypingWindow      time.Duration `env:"OSHI_RATE_TYPING_WINDOW" envDefault:"10s"`
+	// Attachments: the largest upload in bytes, and the media types
+	// accepted (as detected from the bytes).
+	AttachmentMaxBytes int64    `env:"OSHI_ATTACHMENT_MAX_BYTES" envDefault:"8388608"`
+	AttachmentTypes    []string `env:"OSHI_ATTACHMENT_TYPES" envSeparator:"," envDefault:"image/png,image/jpeg,image/gif,image/webp,text/plain,application/pdf"`
 	// TLSCert and TLSKey are PEM files; when both are set, Serve speaks
 	// HTTPS and WSS.
 	TLSCert string `env:"OSHI_TLS_CERT"`
@@ -159,6 +163,7 @@ func (c Config) Validate() error {
 		{"OSHI_RATE_COOLDOWN", c.RateCooldown >= 0},
 		{"OSHI_RATE_TYPING_BURST", c.RateTypingBurst >= 0},
 		{"OSHI_RATE_TYPING_WINDOW", c.RateTypingWindow >= 0},
+		{"OSHI_ATTACHMENT_MAX_BYTES", c.AttachmentMaxBytes >= 0},
 	}
 	for _, p := range positive {
 		if !p.ok {
@@ -349,6 +354,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		RateCooldown:          cfg.RateCooldown,
 		RateTypingBurst:       cfg.RateTypingBurst,
 		RateTypingWindow:      cfg.RateTypingWindow,
+
+		AttachmentMaxBytes: cfg.AttachmentMaxBytes,
+		AttachmentTypes:    cfg.AttachmentTypes,
 	}, gateway.Services{Store: st, Auth: authSvc, Circles: s.circles, Streams: s.streams, Broker: s.broker, Peers: peers, Hooks: cfg.Hooks})
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.Handler())

@@ -112,6 +112,9 @@ func (m *Mongo) DeleteStream(ctx context.Context, id string) error {
 	if _, err := m.messages.DeleteMany(ctx, byStream); err != nil {
 		return wrap("delete stream's messages", err)
 	}
+	if err := m.deleteStreamAttachments(ctx, id); err != nil {
+		return err
+	}
 	if _, err := m.readStates.DeleteMany(ctx, byStream); err != nil {
 		return wrap("delete stream's read states", err)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/oshichat/oshi/models"
@@ -157,6 +158,37 @@ type Store interface {
 	// one stream's pins.
 	AddPin(ctx context.Context, streamID, msgID string) error
 	RemovePin(ctx context.Context, streamID, msgID string) error
+
+	// PutAttachment stores an uploaded file in GridFS (bucket
+	// AttachmentsBucket) with id a.ID, a.Filename, a.ContentType,
+	// a.UploaderID and a.CreatedAt, reading content to its end; a.Size
+	// is not read. When content fails, the upload is undone and its error
+	// is returned as it is.
+	PutAttachment(ctx context.Context, a *models.StoredAttachment, content io.Reader) error
+	// Attachment finds an uploaded file's description by id.
+	Attachment(ctx context.Context, id string) (*models.StoredAttachment, error)
+	// OpenAttachment opens an uploaded file's bytes for reading; the
+	// reader lives as long as ctx.
+	OpenAttachment(ctx context.Context, id string) (AttachmentReader, error)
+	// ClaimAttachment reserves a file uploaded by uploaderID for one
+	// message_new (claim) in streamID, atomically: it succeeds when the
+	// file is unclaimed, or already claimed with the same claim and
+	// stream (a retry), and says which (fresh). ErrNotFound when the file
+	// does not exist, was uploaded by someone else or is claimed
+	// otherwise.
+	ClaimAttachment(ctx context.Context, id, uploaderID, streamID, claim string) (a *models.StoredAttachment, fresh bool, err error)
+	// ReleaseAttachments undoes claim on the files ids that no stored
+	// message uses yet (their message id is empty).
+	ReleaseAttachments(ctx context.Context, ids []string, claim string) error
+	// AttachAttachments records that the message messageID, stored, uses
+	// the files ids claimed with claim.
+	AttachAttachments(ctx context.Context, ids []string, claim, messageID string) error
+	// DeleteAttachments deletes files and their chunks; missing ones are
+	// not an error.
+	DeleteAttachments(ctx context.Context, ids []string) error
+	// ClearMessageAttachments removes the attachments field of a stored
+	// message (a tombstone no longer lists its deleted files).
+	ClearMessageAttachments(ctx context.Context, messageID string) error
 
 	// ReadState finds a user's read state of a stream by its _id;
 	// ErrNotFound when the user never acknowledged the stream.
