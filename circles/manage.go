@@ -448,7 +448,7 @@ func (s *Service) RevokeInvite(ctx context.Context, actor models.UserRef, circle
 		return err
 	}
 	if inv.CreatorID != actor.ID && !r.perms(actor.ID, "", s.now()).Has(models.ManageCircle) {
-		return fmt.Errorf("missing permission %s: %w", models.ManageCircle, ErrForbidden)
+		return &MissingError{Missing: models.ManageCircle}
 	}
 	if err := s.store.DeleteInvite(ctx, code); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("revoke invite: %w", err)

@@ -245,7 +245,7 @@ func (s *Service) require(ctx context.Context, circleID, userID, streamID string
 		return nil, ErrForbidden
 	}
 	if p := r.perms(userID, streamID, s.now()); !p.Has(need) {
-		return nil, fmt.Errorf("missing permission %s: %w", need&^p, ErrForbidden)
+		return nil, &MissingError{Missing: need &^ p}
 	}
 	return r, nil
 }
@@ -361,3 +361,15 @@ func (s *Service) RolePermissions(ctx context.Context, circleID, roleID string) 
 	}
 	return role.Permissions, nil
 }
+
+// MissingError refuses an action for want of permissions. It is
+// ErrForbidden (errors.Is), and its text names what is missing, which the
+// protocol sends to the client.
+type MissingError struct{ Missing models.Permission }
+
+func (e *MissingError) Error() string {
+	return "missing permission " + e.Missing.String() + ": " + ErrForbidden.Error()
+}
+
+// Is makes a MissingError match ErrForbidden.
+func (e *MissingError) Is(target error) bool { return target == ErrForbidden }

@@ -209,9 +209,15 @@ func classify(err error) (code, msg string) {
 				return m.code, "the request took too long and was abandoned; retry"
 			case CodeRejected:
 				return m.code, err.Error() // the hook's own words
-			case CodeForbidden, CodeLimitReached, CodeCannotGrant:
-				// These say what is missing or which limit: the
-				// services wrap them with that, and nothing else.
+			case CodeForbidden:
+				// Which permission is missing, when a check says.
+				var me *circles.MissingError
+				if errors.As(err, &me) {
+					return m.code, me.Error()
+				}
+			case CodeLimitReached, CodeCannotGrant:
+				// Only package circles wraps these, with which limit
+				// or which permission.
 				return m.code, err.Error()
 			}
 			return m.code, m.err.Error()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -360,6 +361,9 @@ func TestReadOnlyChannel(t *testing.T) {
 	}
 	_, err = k.plain.Send(ctx, news.ID, "me too", "")
 	wantCode(t, err, "forbidden")
+	if !strings.Contains(err.Error(), "missing permission send_messages") {
+		t.Fatalf("refusal %q does not name the missing permission", err)
+	}
 	_, err = k.plain.Request(ctx, map[string]any{"cmd": "message_react_add", "stream": news.ID, "id": m.ID, "emoji": "🎉"})
 	wantCode(t, err, "forbidden")
 	hist, err := k.plain.History(ctx, news.ID, client.HistoryQuery{})
