@@ -149,13 +149,29 @@ func (m *Mongo) EnsureIndexes(ctx context.Context) error {
 		{m.bans, index("circle", false, "circle_id")},
 		{m.audit, index("circle", false, "circle_id")},
 		{m.timeouts, index("circle", false, "circle_id")},
+		{m.webhooks(), index("circle", false, "circle_id")},
+		{m.attachmentFiles(), index("stream", false, "metadata.stream_id")},
 	}
 	for _, p := range plan {
 		if _, err := p.coll.Indexes().CreateOne(ctx, p.idx); err != nil {
 			return fmt.Errorf("create index on %s: %w", p.coll.Name(), classify(err))
 		}
 	}
+	// GridFS indexes its chunks itself on the first upload; the
+	// collection is made now so that it exists when the embedded store's
+	// _id lookups are indexed (embedded.IndexIDs).
+	chunks := AttachmentsBucket + ".chunks"
+	if err := m.db.CreateCollection(ctx, chunks); err != nil && !isNamespaceExists(err) {
+		return fmt.Errorf("create collection %s: %w", chunks, classify(err))
+	}
 	return nil
+}
+
+// isNamespaceExists reports the error of creating a collection that
+// exists (code 48).
+func isNamespaceExists(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && ce.Code == 48
 }
 
 // classify maps a driver error onto the package's sentinel errors.
