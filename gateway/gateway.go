@@ -255,8 +255,11 @@ func New(cfg Config, svc Services) *Gateway {
 				CooldownMS:        cfg.RateCooldown.Milliseconds(),
 				TypingBurst:       cfg.RateTypingBurst,
 				TypingWindowMS:    cfg.RateTypingWindow.Milliseconds(),
+
+				MaxAttachmentBytes: cfg.AttachmentMaxBytes,
 			},
-			HeartbeatMS: cfg.HeartbeatInterval.Milliseconds(),
+			HeartbeatMS:     cfg.HeartbeatInterval.Milliseconds(),
+			AttachmentTypes: cfg.AttachmentTypes,
 		},
 	})
 	g.ping = encode(header{Cmd: "ping"})

@@ -288,9 +288,11 @@ func TestHandshakeLimits(t *testing.T) {
 		MaxMembersPerCircle: 1, MaxCirclesPerUser: 1, MaxStreamsPerCircle: 9, MaxRolesPerCircle: 11,
 		RateMessagesPerMinute: 12, RateBurst: 5, RateBurstWindow: 3 * time.Second, RateCooldown: 4 * time.Second,
 		RateTypingBurst: 6, RateTypingWindow: 2500 * time.Millisecond,
+		AttachmentMaxBytes: 1234,
 	})
 	_, c := s.User("alice")
 	want := map[string]int64{
+		"max_attachment_bytes":   1234,
 		"max_members_per_circle": 1, "max_circles_per_user": 1, "max_streams_per_circle": 9, "max_roles_per_circle": 11,
 		"messages_per_minute": 12, "burst": 5, "burst_window_ms": 3000, "cooldown_ms": 4000,
 		"typing_burst": 6, "typing_window_ms": 2500,

@@ -44,12 +44,18 @@ type Limits struct {
 	CooldownMS        int64 `json:"cooldown_ms"`
 	TypingBurst       int   `json:"typing_burst"`
 	TypingWindowMS    int64 `json:"typing_window_ms"`
+
+	// The largest file POST /api/attachments takes; the types it takes
+	// are handshakeVal.AttachmentTypes (limits hold numbers only).
+	MaxAttachmentBytes int64 `json:"max_attachment_bytes"`
 }
 
 type handshakeVal struct {
 	Server      serverInfo `json:"server"`
 	Limits      Limits     `json:"limits"`
 	HeartbeatMS int64      `json:"heartbeat_ms"`
+	// AttachmentTypes are the media types POST /api/attachments takes.
+	AttachmentTypes []string `json:"attachment_types"`
 }
 
 type handshakeFrame struct {
