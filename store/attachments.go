@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -67,35 +68,71 @@ func (m *Mongo) attachmentFiles() *mongo.Collection {
 	return m.db.Collection(AttachmentsBucket + ".files")
 }
 
-// sourceReader remembers the error of the reader an upload reads, so
-// that the caller's own error (a size limit) comes back unwrapped.
-type sourceReader struct {
-	r   io.Reader
-	err error
+// chunkSize is the size of a file's chunks, GridFS's default.
+const chunkSize = 255 << 10
+
+// attachmentChunk is a document of the chunks collection. GridFS readers
+// find chunks by files_id and n; Oshi gives each the _id "<file>/<n>" so
+// it reads them by _id, the one lookup the embedded store answers from an
+// index (by files_id it would read every chunk of every file).
+type attachmentChunk struct {
+	ID     string `bson:"_id"`
+	FileID string `bson:"files_id"`
+	N      int64  `bson:"n"`
+	Data   []byte `bson:"data"`
 }
 
-func (s *sourceReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	if err != nil && err != io.EOF {
-		s.err = err
-	}
-	return n, err
+func chunkID(fileID string, n int64) string { return fileID + "/" + strconv.FormatInt(n, 10) }
+
+func (m *Mongo) attachmentChunks() *mongo.Collection {
+	return m.db.Collection(AttachmentsBucket + ".chunks")
 }
 
-// PutAttachment implements Store.
+// gridFile is the files document GridFS tools expect.
+type gridFile struct {
+	ID         string         `bson:"_id"`
+	Length     int64          `bson:"length"`
+	ChunkSize  int32          `bson:"chunkSize"`
+	UploadDate time.Time      `bson:"uploadDate"`
+	Filename   string         `bson:"filename"`
+	Metadata   attachmentMeta `bson:"metadata"`
+}
+
+// PutAttachment implements Store. It writes a GridFS file itself (see
+// attachmentChunk): the chunks, then the files document, so a file is
+// never listed before its bytes are stored. An error of content's reader
+// is returned as it is (the caller's size limit), and what was written
+// is removed.
 func (m *Mongo) PutAttachment(ctx context.Context, a *models.StoredAttachment, content io.Reader) error {
-	meta := attachmentMeta{
-		Uploader: a.UploaderID, ContentType: a.ContentType, CreatedAt: a.CreatedAt,
+	buf := make([]byte, chunkSize)
+	var size, n int64
+	fail := func(err error) error {
+		_, _ = m.attachmentChunks().DeleteMany(context.WithoutCancel(ctx), bson.D{{Key: "files_id", Value: a.ID}})
+		return err
 	}
-	src := &sourceReader{r: content}
-	err := m.bucket().UploadFromStreamWithID(ctx, a.ID, a.Filename, src, options.GridFSUpload().SetMetadata(meta))
-	if src.err != nil {
-		// The upload has been aborted: its chunks are deleted.
-		return src.err
+	for {
+		k, err := io.ReadFull(content, buf)
+		if k > 0 {
+			c := attachmentChunk{ID: chunkID(a.ID, n), FileID: a.ID, N: n, Data: buf[:k]}
+			if _, ierr := m.attachmentChunks().InsertOne(ctx, c); ierr != nil {
+				return fail(wrap("store attachment", ierr))
+			}
+			n++
+			size += int64(k)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return fail(err)
+		}
 	}
-	if err != nil {
-		return wrap("store attachment", err)
+	f := gridFile{ID: a.ID, Length: size, ChunkSize: chunkSize, UploadDate: a.CreatedAt, Filename: a.Filename,
+		Metadata: attachmentMeta{Uploader: a.UploaderID, ContentType: a.ContentType, CreatedAt: a.CreatedAt}}
+	if _, err := m.attachmentFiles().InsertOne(ctx, f); err != nil {
+		return fail(wrap("store attachment", err))
 	}
+	a.Size = size
 	return nil
 }
 
@@ -207,51 +244,38 @@ func (m *Mongo) OpenAttachment(ctx context.Context, id string) (AttachmentReader
 	return &attachmentReader{ctx: ctx, m: m, id: id, size: a.Size}, nil
 }
 
-// attachmentReader reads a GridFS file from pos. The driver's download
-// stream reads forward only (Skip fetches the chunks it passes over), so
-// a seek backwards closes the stream and the next Read opens it again and
-// skips to pos; a seek alone reads nothing.
+// attachmentReader reads a file from pos, a chunk at a time by the
+// chunk's _id, so seeking anywhere costs one lookup.
 type attachmentReader struct {
-	ctx  context.Context
-	m    *Mongo
-	id   string
-	size int64
-	pos  int64
-	ds   *mongo.GridFSDownloadStream
-	dsAt int64 // the position of ds
+	ctx   context.Context
+	m     *Mongo
+	id    string
+	size  int64
+	pos   int64
+	chunk []byte // the data of chunk n, when loaded
+	n     int64
 }
 
 func (r *attachmentReader) Read(p []byte) (int, error) {
 	if r.pos >= r.size {
 		return 0, io.EOF
 	}
-	if r.ds != nil && r.dsAt > r.pos {
-		r.closeStream()
-	}
-	if r.ds == nil {
-		ds, err := r.m.bucket().OpenDownloadStream(r.ctx, r.id)
-		if err != nil {
-			return 0, wrap("open attachment", err)
-		}
-		r.ds, r.dsAt = ds, 0
-	}
-	if r.dsAt < r.pos {
-		n, err := r.ds.Skip(r.pos - r.dsAt)
-		r.dsAt += n
+	n := r.pos / chunkSize
+	if r.chunk == nil || r.n != n {
+		var c attachmentChunk
+		err := r.m.attachmentChunks().FindOne(r.ctx, bson.D{{Key: "_id", Value: chunkID(r.id, n)}}).Decode(&c)
 		if err != nil {
 			return 0, wrap("read attachment", err)
 		}
-		if r.dsAt != r.pos {
-			return 0, io.ErrUnexpectedEOF
-		}
+		r.chunk, r.n = c.Data, n
 	}
-	n, err := r.ds.Read(p)
-	r.pos += int64(n)
-	r.dsAt = r.pos
-	if err != nil && err != io.EOF {
-		err = wrap("read attachment", err)
+	off := r.pos - n*chunkSize
+	if off >= int64(len(r.chunk)) {
+		return 0, io.ErrUnexpectedEOF
 	}
-	return n, err
+	k := copy(p, r.chunk[off:])
+	r.pos += int64(k)
+	return k, nil
 }
 
 func (r *attachmentReader) Seek(offset int64, whence int) (int64, error) {
@@ -273,14 +297,7 @@ func (r *attachmentReader) Seek(offset int64, whence int) (int64, error) {
 	return abs, nil
 }
 
-func (r *attachmentReader) closeStream() {
-	if r.ds != nil {
-		_ = r.ds.Close()
-		r.ds = nil
-	}
-}
-
 func (r *attachmentReader) Close() error {
-	r.closeStream()
+	r.chunk = nil
 	return nil
 }
