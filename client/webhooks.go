@@ -11,8 +11,9 @@ import (
 )
 
 // Webhooks let programs without an account post into a channel through
-// a secret URL (docs/protocol-drafts/webhooks.md). Creating, listing,
-// rotating and deleting them needs ManageStreams.
+// a secret URL (docs/protocol.md: section 3.4, Webhooks, and section 2,
+// POST /api/webhooks/{id}/{token}). Creating, listing, rotating and
+// deleting them needs ManageStreams.
 
 // WebhookSecret is a webhook with its token, as webhook_create and
 // webhook_rotate answer; the token is never shown again. Path is the

@@ -29,7 +29,9 @@ import (
 // uploader; message_new names uploaded files in attachments; GET
 // /api/attachments/{id} serves one to whoever may read the stream its
 // message was posted in (or to its uploader while it is attached to
-// nothing). docs/protocol-drafts/attachments.md is the contract.
+// nothing). docs/protocol.md is the contract: section 2 (POST
+// /api/attachments, GET /api/attachments/{id}) and section 3.6
+// (message_new, Attachments).
 
 // DefaultAttachmentTypes are the media types uploads may have unless
 // Config.AttachmentTypes says otherwise.

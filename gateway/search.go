@@ -8,7 +8,8 @@ import (
 )
 
 // messages_search finds messages by words in one stream or in a whole
-// circle, over what the searcher may read (docs/protocol-drafts/search.md).
+// circle, over what the searcher may read (docs/protocol.md, section 3.6,
+// messages_search).
 func init() {
 	handle(map[string]handler{"messages_search": (*conn).cmdMessagesSearch})
 }

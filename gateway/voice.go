@@ -42,8 +42,8 @@ import (
 	"github.com/oshichat/oshi/models"
 )
 
-// Error codes of the voice commands; docs/protocol-drafts/voice.md lists
-// them with their meaning.
+// Error codes of the voice commands; docs/protocol.md lists them with
+// their meaning (section 3.11, and the error codes of section 6).
 const (
 	// CodeNotVoice: voice_join named a stream that is not a voice stream.
 	CodeNotVoice = "not_voice"

@@ -35,7 +35,8 @@ import (
 // marked as the webhook's, through streams.SubmitAs. Only the token's
 // SHA-256 hash is stored, and every post reads the webhook from the
 // store, so a rotated or deleted token stops working at once on every
-// node. docs/protocol-drafts/webhooks.md describes the frames.
+// node. docs/protocol.md describes the frames (section 3.4, Webhooks)
+// and the post (section 2, POST /api/webhooks/{id}/{token}).
 func init() {
 	handle(map[string]handler{
 		"webhook_create": (*conn).cmdWebhookCreate,
