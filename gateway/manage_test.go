@@ -257,7 +257,7 @@ func TestCircleDelete(t *testing.T) {
 		{store.CirclesCollection, bson.D{{Key: "_id", Value: id}}, 1},
 		{store.StreamsCollection, byCircle, 2},
 		{store.MessagesCollection, byStreams, 2},
-		{store.ReadStatesCollection, byStreams, 2},
+		{store.ReadStatesCollection, readOf(streamIDs), 1}, // one user acked both
 		{store.MembersCollection, byCircle, 3},
 		{store.RolesCollection, byCircle, 2},
 		{store.InvitesCollection, byCircle, 1},
@@ -843,4 +843,14 @@ func TestManageLimits(t *testing.T) {
 	if n := mgCount(t, x.s, store.RolesCollection, bson.D{{Key: "circle_id", Value: id}}); n != 2 {
 		t.Fatalf("%d roles stored", n)
 	}
+}
+
+// readOf selects the users' read-state documents that hold a read state
+// of one of the streams.
+func readOf(streamIDs []string) bson.D {
+	var or bson.A
+	for _, id := range streamIDs {
+		or = append(or, bson.D{{Key: "streams." + id, Value: bson.D{{Key: "$exists", Value: true}}}})
+	}
+	return bson.D{{Key: "$or", Value: or}}
 }

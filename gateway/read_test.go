@@ -88,14 +88,15 @@ func TestStreamAck(t *testing.T) {
 		t.Fatalf("stream_ack event = %s", ev.Raw)
 	}
 
-	// Stored by the computed _id.
-	var doc bson.M
-	id := models.ReadStateID(x.bob.User.ID, x.general)
-	if err := x.s.Srv.Store().Database().Collection(store.ReadStatesCollection).FindOne(context.Background(), bson.D{{Key: "_id", Value: id}}).Decode(&doc); err != nil {
+	// Stored in the user's document, keyed by the user's id.
+	var doc struct {
+		Streams map[string]bson.M `bson:"streams"`
+	}
+	if err := x.s.Srv.Store().Database().Collection(store.ReadStatesCollection).FindOne(context.Background(), bson.D{{Key: "_id", Value: x.bob.User.ID}}).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc["user_id"] != x.bob.User.ID || doc["stream_id"] != x.general || doc["seq"] != int64(3) || doc["updated_at"] == nil {
-		t.Fatalf("stored read state = %v", doc)
+	if rs := doc.Streams[x.general]; rs["seq"] != int64(3) || rs["updated_at"] == nil {
+		t.Fatalf("stored read state = %v", doc.Streams)
 	}
 
 	// ready counts from the read seq; alice, who acked nothing, from 0.
@@ -132,7 +133,7 @@ func TestStreamAck(t *testing.T) {
 		})
 	}
 	noEvent(t, bc2, 100*time.Millisecond, "stream_ack")
-	if n, _ := x.s.Srv.Store().Database().Collection(store.ReadStatesCollection).CountDocuments(context.Background(), bson.D{{Key: "user_id", Value: x.carol.User.ID}}); n != 0 {
+	if n, _ := x.s.Srv.Store().Database().Collection(store.ReadStatesCollection).CountDocuments(context.Background(), bson.D{{Key: "_id", Value: x.carol.User.ID}}); n != 0 {
 		t.Fatalf("a refused ack stored %d read states", n)
 	}
 }

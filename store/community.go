@@ -115,8 +115,8 @@ func (m *Mongo) DeleteStream(ctx context.Context, id string) error {
 	if err := m.deleteStreamAttachments(ctx, id); err != nil {
 		return err
 	}
-	if _, err := m.readStates.DeleteMany(ctx, byStream); err != nil {
-		return wrap("delete stream's read states", err)
+	if err := m.dropReadStates(ctx, id); err != nil {
+		return err
 	}
 	if _, err := m.webhooks().DeleteMany(ctx, byStream); err != nil {
 		return wrap("delete stream's webhooks", err)

@@ -26,9 +26,9 @@ const (
 	InvitesCollection  = "invites"
 	StreamsCollection  = "streams"
 	MessagesCollection = "messages"
-	// ReadStatesCollection holds models.ReadState, one per user and
-	// stream, keyed by models.ReadStateID.
-	ReadStatesCollection = "read_states"
+	// ReadStatesCollection holds each user's read states, one document a
+	// user keyed by the user's id (see store/readstates.go).
+	ReadStatesCollection = "read_markers"
 	// RolesCollection holds models.Role; a circle's default role has
 	// the circle's id.
 	RolesCollection = "roles"
@@ -137,7 +137,6 @@ func (m *Mongo) EnsureIndexes(ctx context.Context) error {
 		{m.users, index("username_key_unique", true, "username_key")},
 		{m.sessions, index("user", false, "user_id")},
 		{m.circles, index("visibility", false, "visibility")},
-		{m.readStates, index("user", false, "user_id")},
 		{m.members, index("circle_user_unique", true, "circle_id", "user_id")},
 		{m.members, index("user", false, "user_id")},
 		{m.streams, index("circle", false, "circle_id")},
@@ -157,12 +156,13 @@ func (m *Mongo) EnsureIndexes(ctx context.Context) error {
 			return fmt.Errorf("create index on %s: %w", p.coll.Name(), classify(err))
 		}
 	}
-	// GridFS indexes its chunks itself on the first upload; the
-	// collection is made now so that it exists when the embedded store's
-	// _id lookups are indexed (embedded.IndexIDs).
-	chunks := AttachmentsBucket + ".chunks"
-	if err := m.db.CreateCollection(ctx, chunks); err != nil && !isNamespaceExists(err) {
-		return fmt.Errorf("create collection %s: %w", chunks, classify(err))
+	// Collections with no index of their own (GridFS indexes its chunks
+	// itself on the first upload) are made now, so that they exist when
+	// the embedded store's _id lookups are indexed (embedded.IndexIDs).
+	for _, name := range []string{AttachmentsBucket + ".chunks", ReadStatesCollection} {
+		if err := m.db.CreateCollection(ctx, name); err != nil && !isNamespaceExists(err) {
+			return fmt.Errorf("create collection %s: %w", name, classify(err))
+		}
 	}
 	return nil
 }
@@ -640,19 +640,6 @@ func (m *Mongo) RemoveReaction(ctx context.Context, msg *models.Message, emoji, 
 		update = bson.D{{Key: "$pull", Value: bson.D{{Key: fmt.Sprintf("reactions.%d.users", i), Value: userID}}}}
 	}
 	return m.updateMessage(ctx, msg.ID, update, "remove reaction")
-}
-
-// ReadState implements Store.
-func (m *Mongo) ReadState(ctx context.Context, userID, streamID string) (*models.ReadState, error) {
-	return findOne[models.ReadState](ctx, m.readStates, bson.D{{Key: "_id", Value: models.ReadStateID(userID, streamID)}}, "find read state")
-}
-
-// SetReadState implements Store. It replaces the document by _id (the
-// one filter the embedded store answers from its index), inserting it
-// the first time.
-func (m *Mongo) SetReadState(ctx context.Context, rs *models.ReadState) error {
-	_, err := m.readStates.ReplaceOne(ctx, bson.D{{Key: "_id", Value: rs.ID}}, rs, options.Replace().SetUpsert(true))
-	return wrap("store read state", err)
 }
 
 // Ping implements Store.

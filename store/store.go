@@ -190,11 +190,15 @@ type Store interface {
 	// message (a tombstone no longer lists its deleted files).
 	ClearMessageAttachments(ctx context.Context, messageID string) error
 
-	// ReadState finds a user's read state of a stream by its _id;
-	// ErrNotFound when the user never acknowledged the stream.
+	// ReadStates returns all of a user's read states by stream id (none
+	// is not an error), in one read.
+	ReadStates(ctx context.Context, userID string) (map[string]*models.ReadState, error)
+	// ReadState finds a user's read state of a stream; ErrNotFound when
+	// the user never acknowledged the stream.
 	ReadState(ctx context.Context, userID, streamID string) (*models.ReadState, error)
-	// SetReadState stores rs whole (an upsert by rs.ID). The caller
-	// serializes the changes to one read state and decides the seq.
+	// SetReadState stores rs whole. A user's read states share one
+	// document: the caller serializes the changes to one user's read
+	// states and decides the seq.
 	SetReadState(ctx context.Context, rs *models.ReadState) error
 
 	// PutCircle replaces a circle's stored fields (name, description,

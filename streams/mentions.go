@@ -119,7 +119,7 @@ func (s *Service) recordMentions(m *models.Message) {
 // addMention adds seq to a user's unread mentions of a stream.
 func (s *Service) addMention(ctx context.Context, userID, streamID string, seq int64) error {
 	id := models.ReadStateID(userID, streamID)
-	defer s.readLock(id)()
+	defer s.readLock(userID)()
 	rs, err := s.store.ReadState(ctx, userID, streamID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):

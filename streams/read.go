@@ -14,10 +14,10 @@ import (
 // ErrBadSeq refuses a negative read seq.
 var ErrBadSeq = errors.New("seq must not be negative")
 
-// readLocks serialize the changes to one read state on this node: the
-// embedded store applies update operators as read-modify-write, so two
-// concurrent writes to one document could lose one. A read state picks
-// its lock by an FNV hash of its _id.
+// readLocks serialize the changes to one user's read states on this
+// node: they share a document, which the embedded store updates as
+// read-modify-write, so two concurrent writes could lose one. A user
+// picks a lock by an FNV hash of their id.
 const readLocks = 64
 
 func (s *Service) readLock(id string) func() {
@@ -44,7 +44,7 @@ func (s *Service) Ack(ctx context.Context, userID, streamID string, seq int64) (
 	seq = min(seq, st.stored)
 	st.mu.Unlock()
 	id := models.ReadStateID(userID, streamID)
-	defer s.readLock(id)()
+	defer s.readLock(userID)()
 	cur, err := s.store.ReadState(ctx, userID, streamID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -65,18 +65,18 @@ func (s *Service) Ack(ctx context.Context, userID, streamID string, seq int64) (
 	return seq, true, nil
 }
 
-// FillUnread sets Unread on each stream: its LastSeq minus the user's
-// read seq, never negative. Each read state is found by its _id, the one
-// lookup the embedded store answers from its index.
+// FillUnread sets Unread and Mentions on each stream: its LastSeq minus
+// the user's read seq, never negative, and the unread mentions. The
+// user's read states are one read by _id.
 func (s *Service) FillUnread(ctx context.Context, userID string, sts []*models.Stream) error {
+	all, err := s.store.ReadStates(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("read states: %w", err)
+	}
 	for _, st := range sts {
 		var read, mentions int64
-		rs, err := s.store.ReadState(ctx, userID, st.ID)
-		switch {
-		case err == nil:
+		if rs := all[st.ID]; rs != nil {
 			read, mentions = rs.Seq, unreadMentions(rs)
-		case !errors.Is(err, store.ErrNotFound):
-			return fmt.Errorf("read state: %w", err)
 		}
 		unread := max(st.LastSeq-read, 0)
 		st.Unread, st.Mentions = &unread, &mentions
