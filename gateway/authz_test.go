@@ -92,6 +92,16 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A poll in each stream, so voting or closing could change it.
+	poll, err := owner.CreatePoll(ctx, general, client.PollSpec{Question: "secret poll", Options: []string{"a", "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dmPoll, err := friend.CreatePoll(ctx, dm.ID, client.PollSpec{Question: "private poll", Options: []string{"a", "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	commands := []struct {
 		name  string
 		frame map[string]any
@@ -152,6 +162,13 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 		{"typing", map[string]any{"cmd": "typing", "stream": general}},
 		{"dm typing", map[string]any{"cmd": "typing", "stream": dm.ID}},
 		{"voice_join", map[string]any{"cmd": "voice_join", "stream": voice.Stream.ID, "peer_id": "p1"}},
+		{"poll_create", map[string]any{"cmd": "poll_create", "stream": general, "question": "mine?", "options": []string{"yes", "no"}}},
+		{"poll_vote", map[string]any{"cmd": "poll_vote", "stream": general, "id": poll.ID, "choices": []int{0}}},
+		{"poll_vote withdraw", map[string]any{"cmd": "poll_vote", "stream": general, "id": poll.ID, "choices": []int{}}},
+		{"poll_close", map[string]any{"cmd": "poll_close", "stream": general, "id": poll.ID}},
+		{"dm poll_create", map[string]any{"cmd": "poll_create", "stream": dm.ID, "question": "mine?", "options": []string{"yes", "no"}}},
+		{"dm poll_vote", map[string]any{"cmd": "poll_vote", "stream": dm.ID, "id": dmPoll.ID, "choices": []int{1}}},
+		{"dm poll_close", map[string]any{"cmd": "poll_close", "stream": dm.ID, "id": dmPoll.ID}},
 	}
 	// What the set-up caused is behind them.
 	for _, c := range []*client.Client{stranger, former, kicked, banned} {
@@ -172,17 +189,18 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 	}
 	// Nothing leaked to them, nothing changed.
 	changes := []string{"message_new", "message_edit", "message_delete", "message_react_add", "message_react_remove", "stream_ack", "message_pin", "message_unpin"}
-	changes = append(changes, "typing", "circle_update", "member_update", "voice_user_joined")
+	changes = append(changes, "typing", "circle_update", "member_update", "voice_user_joined", "poll_update")
 	for _, c := range []*client.Client{stranger, former, kicked, banned} {
 		oshitest.Quiet(t, c, 200*time.Millisecond, changes...)
 	}
 	hist, err := owner.History(ctx, general, client.HistoryQuery{})
-	if err != nil || len(hist) != 2 || hist[0].Content != "secret" || hist[0].Deleted || hist[0].EditedAt != nil || len(hist[0].ReactionCounts) != 0 ||
-		hist[0].PinnedAt != nil || hist[1].PinnedAt == nil {
+	if err != nil || len(hist) != 3 || hist[0].Content != "secret" || hist[0].Deleted || hist[0].EditedAt != nil || len(hist[0].ReactionCounts) != 0 ||
+		hist[0].PinnedAt != nil || hist[1].PinnedAt == nil || hist[2].Poll == nil || hist[2].Poll.Closed || hist[2].Poll.Options[0].Count+hist[2].Poll.Options[1].Count != 0 {
 		t.Fatalf("owner's history = %v, %v; want only the owner's messages", hist, err)
 	}
 	dmHist, err := friend.History(ctx, dm.ID, client.HistoryQuery{})
-	if err != nil || len(dmHist) != 1 || dmHist[0].Content != "private words" || len(dmHist[0].ReactionCounts) != 0 || dmHist[0].PinnedAt == nil {
+	if err != nil || len(dmHist) != 2 || dmHist[0].Content != "private words" || len(dmHist[0].ReactionCounts) != 0 || dmHist[0].PinnedAt == nil ||
+		dmHist[1].Poll == nil || dmHist[1].Poll.Closed || dmHist[1].Poll.Options[0].Count+dmHist[1].Poll.Options[1].Count != 0 {
 		t.Fatalf("dm history = %v, %v", dmHist, err)
 	}
 	for _, st := range []string{general, dm.ID} {

@@ -49,6 +49,13 @@ type request struct {
 	// Attachments of message_new: ids of uploaded files.
 	Attachments []string `json:"attachments,omitempty"`
 
+	// Polls.
+	Question string   `json:"question,omitempty"`
+	Options  []string `json:"options,omitempty"`
+	Multi    bool     `json:"multi,omitempty"`
+	Expires  *int64   `json:"expires,omitempty"`
+	Choices  []int    `json:"choices,omitempty"`
+
 	// Circle and stream management, roles, moderation.
 	Description    *string `json:"description,omitempty"`
 	Icon           *string `json:"icon,omitempty"`
@@ -273,7 +280,8 @@ func MessageEvent(m *models.Message) []byte {
 // which is per viewer), message_delete the tombstone's id and seq, and
 // message_react_add / message_react_remove the emoji, who changed it and
 // its new count, message_pin the message's id and seq and who pinned
-// it, message_unpin its id and seq.
+// it, message_unpin its id and seq, poll_update the message's id and its
+// poll with the counts (never who voted).
 func ChangeEvent(c *streams.Change) []byte {
 	m := c.Message
 	switch c.Kind {
@@ -286,6 +294,8 @@ func ChangeEvent(c *streams.Change) []byte {
 		return encode(messageEvent{Cmd: string(c.Kind), Stream: m.StreamID, Message: m.View("")})
 	case streams.Deleted:
 		return encode(deleteEvent{Cmd: string(c.Kind), Stream: m.StreamID, ID: m.ID, Seq: m.Seq})
+	case streams.PollUpdated:
+		return encode(pollEvent{Cmd: string(c.Kind), Stream: m.StreamID, ID: m.ID, Poll: m.Poll})
 	default:
 		return encode(reactEvent{Cmd: string(c.Kind), Stream: m.StreamID, ID: m.ID, Emoji: c.Emoji, User: c.User, Count: c.Count})
 	}

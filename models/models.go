@@ -289,6 +289,10 @@ type Message struct {
 	// stream (message_pin), and cleared by message_unpin or a delete.
 	PinnedAt *time.Time `bson:"pinned_at,omitempty" json:"pinned_at,omitempty"`
 	PinnedBy *UserRef   `bson:"pinned_by,omitempty" json:"pinned_by,omitempty"`
+
+	// Poll is set on a message posted by poll_create; its content is
+	// the question.
+	Poll *Poll `bson:"poll,omitempty" json:"poll,omitempty"`
 }
 
 // Attachment is a file a message carries, as the message shows it; the

@@ -101,6 +101,9 @@ type Config struct {
 	Logger *slog.Logger `env:"-"`
 	// Hooks take part in connections and messages (package hooks).
 	Hooks []hooks.Hook `env:"-"`
+	// PollMinExpiry is the shortest poll expiry poll_create accepts; 0
+	// means a minute. For tests.
+	PollMinExpiry time.Duration `env:"-"`
 }
 
 // FromEnv reads the configuration from the environment. Errors name the
@@ -332,6 +335,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Cluster:          sharing,
 		Logger:           s.log,
 		OnBatch:          s.metrics.ObserveBatch,
+		PollMinExpiry:    cfg.PollMinExpiry,
 	})
 	s.gateway = gateway.New(gateway.Config{
 		Version:           Version,

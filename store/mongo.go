@@ -150,6 +150,7 @@ func (m *Mongo) EnsureIndexes(ctx context.Context) error {
 		{m.timeouts, index("circle", false, "circle_id")},
 		{m.webhooks(), index("circle", false, "circle_id")},
 		{m.attachmentFiles(), index("stream", false, "metadata.stream_id")},
+		{m.pollVotes(), index("message", false, "message_id")},
 	}
 	for _, p := range plan {
 		if _, err := p.coll.Indexes().CreateOne(ctx, p.idx); err != nil {

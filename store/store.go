@@ -159,6 +159,19 @@ type Store interface {
 	AddPin(ctx context.Context, streamID, msgID string) error
 	RemovePin(ctx context.Context, streamID, msgID string) error
 
+	// PollVote finds a user's vote on the poll of a message by its _id;
+	// ErrNotFound when the user has not voted.
+	PollVote(ctx context.Context, messageID, userID string) (*models.PollVote, error)
+	// PutPollVote stores v whole (an upsert by v.ID); DeletePollVote
+	// removes a vote (a missing one is not an error).
+	PutPollVote(ctx context.Context, v *models.PollVote) error
+	DeletePollVote(ctx context.Context, messageID, userID string) error
+	// UpdatePoll adds inc[id] to the count of each option id of a
+	// message's poll and, when closed, closes it, in one update by _id;
+	// it returns the message as updated. The caller serializes the
+	// changes to one poll.
+	UpdatePoll(ctx context.Context, messageID string, inc map[int]int, closed bool) (*models.Message, error)
+
 	// PutAttachment stores an uploaded file in GridFS (bucket
 	// AttachmentsBucket) with id a.ID, a.Filename, a.ContentType,
 	// a.UploaderID and a.CreatedAt, reading content to its end; a.Size

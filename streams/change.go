@@ -29,6 +29,7 @@ const (
 	ReactionRemoved ChangeKind = "message_react_remove"
 	Pinned          ChangeKind = "message_pin"
 	Unpinned        ChangeKind = "message_unpin"
+	PollUpdated     ChangeKind = "poll_update"
 )
 
 // Change is a change to a stored message, handed to Config.OnChanged:
@@ -63,6 +64,13 @@ func (s *Service) change(ctx context.Context, userID, streamID, msgID string, ne
 	if err != nil {
 		return nil, err
 	}
+	return s.changeIn(ctx, st, streamID, msgID, fn)
+}
+
+// changeIn is change on a loaded stream, without an access check: the
+// caller made it, or the server itself changes the message (a poll
+// closed at expiry).
+func (s *Service) changeIn(ctx context.Context, st *state, streamID, msgID string, fn func(st *state, m *models.Message) (*Change, error)) (*models.Message, error) {
 	if msgID == "" || len(msgID) > 64 {
 		return nil, ErrMessageNotFound
 	}

@@ -31,6 +31,8 @@ type Draft struct {
 	// Webhook, when set, marks a message posted by that webhook (see
 	// SubmitAs).
 	Webhook *models.WebhookRef
+	// Poll, when set, makes the message a poll (see CreatePoll).
+	Poll *models.Poll
 }
 
 // Submit validates a message from user to a stream and queues it for
@@ -111,6 +113,7 @@ func (s *Service) submit(ctx context.Context, st *state, author models.UserRef, 
 		ID: id, StreamID: streamID, AuthorID: author.ID, Author: author,
 		Content: d.Content, Nonce: nonce, Attachments: d.Attachments, Webhook: d.Webhook,
 	}}
+	p.msg.Poll = d.Poll
 	if reply != nil {
 		p.msg.ReplyToID, p.msg.Reply = reply.ID, reply
 	}

@@ -95,6 +95,9 @@ type Config struct {
 	// the insert failed part-way), how long the insert took and its
 	// error. It feeds metrics and must not block.
 	OnBatch func(size, stored int, took time.Duration, err error)
+	// PollMinExpiry is the shortest poll a poll_create may ask for; 0
+	// means a minute. Tests lower it to see polls expire.
+	PollMinExpiry time.Duration
 }
 
 // Service implements streams on a Store. It is safe for concurrent use.
@@ -120,6 +123,11 @@ type Service struct {
 
 	mentioned    chan *models.Message // stored messages with mentions to count
 	mentionsDone chan struct{}        // mentionLoop ended
+
+	pollMu    sync.Mutex
+	polls     pollQueue     // polls created here, to close at expiry; see pollLoop
+	pollWake  chan struct{} // a poll was queued
+	pollsDone chan struct{} // pollLoop ended
 }
 
 // state is a loaded stream. mu is held while a message is handed to
@@ -167,6 +175,9 @@ func NewService(st store.Store, circles Circles, cfg Config) *Service {
 	if cfg.OnChanged == nil {
 		cfg.OnChanged = func(*Change) {}
 	}
+	if cfg.PollMinExpiry <= 0 {
+		cfg.PollMinExpiry = time.Minute
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -185,8 +196,12 @@ func NewService(st store.Store, circles Circles, cfg Config) *Service {
 
 		mentioned:    make(chan *models.Message, mentionQueue),
 		mentionsDone: make(chan struct{}),
+
+		pollWake:  make(chan struct{}, 1),
+		pollsDone: make(chan struct{}),
 	}
 	go s.commitLoop()
+	go s.pollLoop()
 	go s.mentionLoop()
 	go s.flushLoop()
 	return s
@@ -196,6 +211,11 @@ func NewService(st store.Store, circles Circles, cfg Config) *Service {
 // the committer to finish or ctx to end.
 func (s *Service) Close(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
+	select {
+	case <-s.pollsDone:
+	case <-ctx.Done():
+		return fmt.Errorf("close streams: %w", ctx.Err())
+	}
 	select {
 	case <-s.flushed:
 		return nil
