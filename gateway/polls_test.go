@@ -200,6 +200,27 @@ func TestPollRefusals(t *testing.T) {
 	if again, err := k.owner.ClosePoll(ctx, g, poll.ID); err != nil || !again.Closed {
 		t.Fatalf("close again: %+v, %v", again, err)
 	}
+
+	// A deleted poll is gone: its tombstone keeps no question or
+	// options, and it takes no votes.
+	open, err := k.owner.CreatePoll(ctx, g, client.PollSpec{Question: "Secret plan?", Options: []string{"a", "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.owner.Request(ctx, map[string]any{"cmd": "message_delete", "stream": g, "id": open.ID}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = k.mod.Vote(ctx, g, open.ID, 0)
+	wantCode(t, err, "not_found")
+	_, err = k.owner.ClosePoll(ctx, g, open.ID)
+	wantCode(t, err, "not_found")
+	hist, err := k.mod.History(ctx, g, client.HistoryQuery{})
+	if err != nil || len(hist) == 0 {
+		t.Fatal(hist, err)
+	}
+	if last := hist[len(hist)-1]; last.ID != open.ID || !last.Deleted || last.Poll != nil || last.Content != "" {
+		t.Fatalf("tombstone of a poll: %+v", last)
+	}
 }
 
 func TestPollLive(t *testing.T) {

@@ -563,7 +563,7 @@ func (m *Mongo) DeleteMessage(ctx context.Context, id string, at time.Time) (*mo
 	return m.updateMessage(ctx, id, bson.D{
 		{Key: "$set", Value: bson.D{{Key: "content", Value: ""}, {Key: "deleted", Value: true}, {Key: "deleted_at", Value: at}}},
 		{Key: "$unset", Value: bson.D{{Key: "edits", Value: ""}, {Key: "edited_at", Value: ""}, {Key: "reactions", Value: ""},
-			{Key: "pinned_at", Value: ""}, {Key: "pinned_by", Value: ""}}},
+			{Key: "pinned_at", Value: ""}, {Key: "pinned_by", Value: ""}, {Key: "poll", Value: ""}}},
 	}, "delete message")
 }
 

@@ -133,8 +133,8 @@ type Store interface {
 	// message does not exist.
 	EditMessage(ctx context.Context, id, content string, prev models.Edit) (*models.Message, error)
 	// DeleteMessage turns a message into a tombstone: deleted and
-	// deleted_at set; content, edits, edited_at, reactions, pinned_at and
-	// pinned_by cleared (a reply's stored preview stays).
+	// deleted_at set; content, edits, edited_at, reactions, pinned_at,
+	// pinned_by and poll cleared (a reply's stored preview stays).
 	DeleteMessage(ctx context.Context, id string, at time.Time) (*models.Message, error)
 	// AddReaction adds userID to the users of emoji on m, or adds the
 	// emoji with that one user, and returns the message as updated. m
