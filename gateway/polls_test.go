@@ -369,7 +369,9 @@ func TestPollExpiryAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	poll, err := a.CreatePoll(ctx, dm.ID, client.PollSpec{Question: "Later?", Options: []string{"yes", "no"}, Expires: time.Second})
+	// Two seconds: the restart is well within them, so the first node
+	// never closes it.
+	poll, err := a.CreatePoll(ctx, dm.ID, client.PollSpec{Question: "Later?", Options: []string{"yes", "no"}, Expires: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
