@@ -23,7 +23,7 @@ import (
 type bucket int
 
 const (
-	messageBucket bucket = iota // sending, editing, deleting, reacting
+	messageBucket bucket = iota // sending, editing, deleting, reacting, polls
 	typingBucket                // typing indicators: frequent, cheap, never stored
 	numBuckets
 )
@@ -36,6 +36,8 @@ var limitedCommands = map[string]bucket{
 	"message_delete":       messageBucket,
 	"message_react_add":    messageBucket,
 	"message_react_remove": messageBucket,
+	"poll_create":          messageBucket,
+	"poll_vote":            messageBucket,
 	"typing":               typingBucket,
 }
 

@@ -127,6 +127,10 @@ func TestRateLimitBurst(t *testing.T) {
 	wantRateLimit(t, err, "message_react_remove", 59*time.Minute, time.Hour)
 	_, err = ac.Delete(ctx, general, first.ID)
 	wantRateLimit(t, err, "message_delete", 59*time.Minute, time.Hour)
+	_, err = ac2.Request(ctx, map[string]any{"cmd": "poll_create", "stream": general, "question": "q?", "options": []string{"a", "b"}})
+	wantRateLimit(t, err, "poll_create", 59*time.Minute, time.Hour)
+	_, err = ac2.Request(ctx, map[string]any{"cmd": "poll_vote", "stream": general, "id": first.ID, "choices": []int{0}})
+	wantRateLimit(t, err, "poll_vote", 59*time.Minute, time.Hour)
 
 	// Both connections still work, for commands outside the limits.
 	for i, c := range []*client.Client{ac, ac2} {
@@ -165,8 +169,8 @@ func TestRateLimitBurst(t *testing.T) {
 			t.Fatalf("message %d = %+v, want %q untouched", i, m, want[i])
 		}
 	}
-	if n := rateLimited(t, s); n != 8 {
-		t.Fatalf("rate_limited = %d, want 8", n)
+	if n := rateLimited(t, s); n != 10 {
+		t.Fatalf("rate_limited = %d, want 10", n)
 	}
 }
 
