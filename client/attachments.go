@@ -76,15 +76,5 @@ func Download(ctx context.Context, baseURL, token, id string) (io.ReadCloser, er
 // exist, were uploaded by someone else or another message uses are
 // refused with invalid_attachment.
 func (c *Client) SendWithAttachments(ctx context.Context, streamID, content, nonce string, attachmentIDs []string) (*models.Message, error) {
-	frame := map[string]any{"cmd": "message_new", "stream": streamID, "content": content, "attachments": attachmentIDs}
-	if nonce != "" {
-		frame["nonce"] = nonce
-	}
-	r, err := call[struct {
-		Message *models.Message `json:"message"`
-	}](ctx, c, frame)
-	if err != nil {
-		return nil, err
-	}
-	return r.Message, nil
+	return c.post(ctx, streamID, content, nonce, map[string]any{"attachments": attachmentIDs})
 }

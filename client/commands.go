@@ -145,9 +145,18 @@ func (c *Client) Unsubscribe(ctx context.Context, streamID string) error {
 // The users the content mentions as @username are in the message's
 // Mentions.
 func (c *Client) Send(ctx context.Context, streamID, content, nonce string) (*models.Message, error) {
+	return c.post(ctx, streamID, content, nonce, nil)
+}
+
+// post sends message_new with the given extra fields and returns the
+// stored message.
+func (c *Client) post(ctx context.Context, streamID, content, nonce string, extra map[string]any) (*models.Message, error) {
 	frame := map[string]any{"cmd": "message_new", "stream": streamID, "content": content}
 	if nonce != "" {
 		frame["nonce"] = nonce
+	}
+	for k, v := range extra {
+		frame[k] = v
 	}
 	r, err := call[struct {
 		Message *models.Message `json:"message"`
@@ -164,17 +173,7 @@ func (c *Client) Send(ctx context.Context, streamID, content, nonce string) (*mo
 // replyTo that is unknown, deleted or in another stream is refused with
 // invalid_reply.
 func (c *Client) SendReply(ctx context.Context, streamID, replyTo, content, nonce string) (*models.Message, error) {
-	frame := map[string]any{"cmd": "message_new", "stream": streamID, "content": content, "reply_to": replyTo}
-	if nonce != "" {
-		frame["nonce"] = nonce
-	}
-	r, err := call[struct {
-		Message *models.Message `json:"message"`
-	}](ctx, c, frame)
-	if err != nil {
-		return nil, err
-	}
-	return r.Message, nil
+	return c.post(ctx, streamID, content, nonce, map[string]any{"reply_to": replyTo})
 }
 
 func (c *Client) changeMessage(ctx context.Context, frame map[string]any) (*models.Message, error) {
