@@ -662,7 +662,35 @@ func (c *conn) cmdMemberTimeout(ctx context.Context, req *request) error {
 	c.reply(memberReply{hdr(req), req.Circle, mod.Member})
 	c.g.publish(circleTopic(req.Circle), encode(memberReply{header{Cmd: "member_update"}, req.Circle, mod.Member}))
 	c.g.circleChanged(req.Circle)
+	if until := mod.Member.TimeoutUntil; until != nil {
+		c.g.atTimeoutEnd(req.Circle, req.User, *until)
+	}
 	return nil
+}
+
+// atTimeoutEnd tells everyone when a timeout set on this node ends:
+// permissions already follow the clock, but clients' copies (me,
+// streams' permissions, member lists) learn it from member_update and
+// circle_update. The timer stops with the Gateway; a restart loses it
+// (the next change to the circle refreshes the copies).
+func (g *Gateway) atTimeoutEnd(circleID, userID string, until time.Time) {
+	go func() {
+		t := time.NewTimer(time.Until(until) + time.Second)
+		defer t.Stop()
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+		defer cancel()
+		view, err := g.svc.Circles.Member(ctx, userID, circleID, userID)
+		if err != nil || view.TimeoutUntil != nil {
+			return // gone, or timed out again meanwhile
+		}
+		g.publish(circleTopic(circleID), encode(memberReply{header{Cmd: "member_update"}, circleID, view}))
+		g.circleChanged(circleID)
+	}()
 }
 
 func (c *conn) cmdMemberNick(ctx context.Context, req *request) error {

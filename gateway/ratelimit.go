@@ -25,6 +25,7 @@ type bucket int
 const (
 	messageBucket bucket = iota // sending, editing, deleting, reacting, polls
 	typingBucket                // typing indicators: frequent, cheap, never stored
+	signalBucket                // voice signals: bursts of ICE candidates
 	numBuckets
 )
 
@@ -39,7 +40,16 @@ var limitedCommands = map[string]bucket{
 	"poll_create":          messageBucket,
 	"poll_vote":            messageBucket,
 	"typing":               typingBucket,
+	"voice_signal":         signalBucket,
 }
+
+// A WebRTC negotiation sends an offer, an answer and a few dozen ICE
+// candidates within a second or two; the signal bucket allows that many
+// times over and stops only a flood.
+const (
+	signalBurst  = 100
+	signalWindow = 10 * time.Second
+)
 
 // rateLimit configures one bucket.
 type rateLimit struct {
@@ -63,6 +73,7 @@ func newRateLimits(cfg *Config, now func() time.Time) *rateLimits {
 		cooldown:    cfg.RateCooldown,
 		perMinute:   cfg.RateMessagesPerMinute,
 	}, now)
+	r.buckets[signalBucket] = newLimiter(rateLimit{burst: signalBurst, burstWindow: signalWindow}, now)
 	r.buckets[typingBucket] = newLimiter(rateLimit{
 		burst:       cfg.RateTypingBurst,
 		burstWindow: cfg.RateTypingWindow,

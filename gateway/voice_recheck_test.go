@@ -59,3 +59,25 @@ func parseLeave(raw []byte) (string, error) {
 	err := json.Unmarshal(raw, &f)
 	return f.Reason, err
 }
+
+// TestVoiceSignalRateLimit: a flood of signals is cut off with
+// rate_limit after 100 in 10 s; the signals before it are relayed.
+func TestVoiceSignalRateLimit(t *testing.T) {
+	ctx := ctxT(t)
+	s := oshitest.NewServer(t, server.Config{})
+	w := newVoiceWorld(t, s)
+	voiceJoin(t, ctx, w.bob, w.st, "pb")
+	voiceJoin(t, ctx, w.erin, w.st, "pe")
+	for i := range 100 {
+		if err := w.bob.VoiceSignal(ctx, w.id("erin"), map[string]int{"n": i}); err != nil {
+			t.Fatalf("signal %d: %v", i, err)
+		}
+	}
+	err := w.bob.VoiceSignal(ctx, w.id("erin"), map[string]int{"n": 100})
+	if client.Code(err) != "rate_limit" {
+		t.Fatalf("signal 101: %v; want rate_limit", err)
+	}
+	for range 100 {
+		oshitest.Next(t, w.erin, "voice_signal")
+	}
+}
