@@ -318,15 +318,6 @@ func (r *rules) memberView(m *models.Member, now time.Time) models.MemberView {
 	return v
 }
 
-// CanView reports whether userID may view streamID of circleID.
-func (s *Service) CanView(ctx context.Context, circleID, userID, streamID string) (bool, error) {
-	p, err := s.Permissions(ctx, circleID, userID, streamID)
-	if err != nil {
-		return false, err
-	}
-	return p.Has(models.ViewStreams), nil
-}
-
 // RoleNames maps the lower-cased names of a circle's roles, the default
 // role left out, to their ids; for @role mentions.
 func (s *Service) RoleNames(ctx context.Context, circleID string) (map[string]string, error) {

@@ -131,25 +131,39 @@ func (g *Gateway) refreshCircle(circleID string) {
 	g.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
+	// A user's connections share one view, computed and encoded once.
+	type seen struct {
+		visible map[string]bool
+		frame   []byte
+	}
+	views := make(map[string]*seen)
 	for _, c := range conns {
 		if !c.authed.Load() || !c.follows(circleID) {
 			continue
 		}
-		view, err := g.svc.Circles.View(ctx, circleID, c.user.ID)
-		if errors.Is(err, circles.ErrForbidden) || errors.Is(err, circles.ErrNotFound) {
-			continue // removed: the user topic's leave op handles it
+		v, ok := views[c.user.ID]
+		if !ok {
+			view, err := g.svc.Circles.View(ctx, circleID, c.user.ID)
+			switch {
+			case errors.Is(err, circles.ErrForbidden) || errors.Is(err, circles.ErrNotFound):
+				// Removed: the user topic's leave op handles it.
+			case err != nil:
+				g.log.Warn("refresh circle", "circle", circleID, "err", err)
+			default:
+				v = &seen{visible: make(map[string]bool, len(view.Streams))}
+				for i := range view.Streams {
+					v.visible[view.Streams[i].ID] = true
+					g.svc.Streams.Current(&view.Streams[i])
+				}
+				v.frame = encode(circleReply{header{Cmd: "circle_update"}, view})
+			}
+			views[c.user.ID] = v
 		}
-		if err != nil {
-			g.log.Warn("refresh circle", "circle", circleID, "err", err)
+		if v == nil {
 			continue
 		}
-		visible := make(map[string]bool, len(view.Streams))
-		for i := range view.Streams {
-			visible[view.Streams[i].ID] = true
-			g.svc.Streams.Current(&view.Streams[i])
-		}
 		for _, id := range c.streamsOf(circleID) {
-			if !visible[id] && c.dropStream(id) {
+			if !v.visible[id] && c.dropStream(id) {
 				reason := "forbidden"
 				if !g.svc.Circles.HasStream(ctx, circleID, id) {
 					reason = "deleted"
@@ -157,7 +171,7 @@ func (g *Gateway) refreshCircle(circleID string) {
 				c.push(encode(unsubscribedEvent{Cmd: "unsubscribed", Stream: id, Reason: reason}))
 			}
 		}
-		c.push(encode(circleReply{header{Cmd: "circle_update"}, view}))
+		c.push(v.frame)
 	}
 	// Those in voice who lost the right to be there, or to speak, leave
 	// or are muted.
@@ -516,7 +530,7 @@ func (c *conn) cmdMemberList(ctx context.Context, req *request) error {
 		page = []models.MemberView{}
 	}
 	for i := range page {
-		page[i].Status = c.g.statusOf(page[i].User.ID)
+		page[i].Status = publicStatus(c.g, page[i].User.ID)
 	}
 	c.reply(struct {
 		header
@@ -526,19 +540,6 @@ func (c *conn) cmdMemberList(ctx context.Context, req *request) error {
 	}{hdr(req), req.Circle, page, next})
 	return nil
 }
-
-// statusOf is a member's presence for member lists; presence.go sets
-// it, and without it nobody's status is known.
-func (g *Gateway) statusOf(userID string) string {
-	if presenceStatus == nil {
-		return ""
-	}
-	return presenceStatus(g, userID)
-}
-
-// presenceStatus returns the status co-members see of a user (offline
-// for an invisible one); nil until presence is built in.
-var presenceStatus func(g *Gateway, userID string) string
 
 type removedFrame struct {
 	header

@@ -68,7 +68,6 @@ func init() {
 	onReady = append(onReady, presenceReady)
 	onOpen = append(onOpen, presenceOpen)
 	onClosed = append(onClosed, presenceClosed)
-	presenceStatus = publicStatus
 }
 
 // hubOf returns g's presence hub; nil once g is stopping.

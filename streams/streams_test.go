@@ -20,10 +20,6 @@ func TestMain(m *testing.M) { oshitest.Main(m) }
 // everyone is a Circles where every user belongs to every circle.
 type everyone struct{}
 
-func (everyone) RequireMember(context.Context, string, string) (*models.Circle, error) {
-	return &models.Circle{}, nil
-}
-func (everyone) IsMember(context.Context, string, string) (bool, error) { return true, nil }
 func (everyone) Require(context.Context, string, string, string, models.Permission) (*models.Circle, error) {
 	return &models.Circle{}, nil
 }
