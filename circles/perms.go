@@ -44,7 +44,7 @@ type rulesEntry struct {
 const rulesTTL = time.Minute
 
 type rulesCache struct {
-	mu sync.Mutex
+	mu sync.RWMutex // read-held on every check (each post), written on loads
 	m  map[string]*rulesEntry
 }
 
@@ -56,8 +56,18 @@ func (s *Service) rules(ctx context.Context, circleID string) (*rules, error) {
 		return nil, ErrNotFound
 	}
 	now := time.Now()
-	s.cache.mu.Lock()
+	s.cache.mu.RLock()
 	e, ok := s.cache.m[circleID]
+	s.cache.mu.RUnlock()
+	if ok && now.Sub(e.loaded) <= rulesTTL {
+		select {
+		case <-e.ready:
+			return e.r, e.err
+		default: // loading: wait below
+		}
+	}
+	s.cache.mu.Lock()
+	e, ok = s.cache.m[circleID]
 	if ok && now.Sub(e.loaded) > rulesTTL {
 		ok = false
 	}
