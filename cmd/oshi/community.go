@@ -106,8 +106,8 @@ func (m *chatModel) unsubscribed(stream, reason string) tea.Cmd {
 
 // memberEvent tells of members who join, leave or are removed.
 func (m *chatModel) memberEvent(ev client.Event) {
-	if ev.User == nil || ev.User.ID == m.me.ID {
-		return
+	if ev.User == nil || ev.User.ID == m.me.ID || ev.By != nil && ev.By.ID == m.me.ID {
+		return // about me, or my own act, which its command reported
 	}
 	verb := map[string]string{"member_join": "joined", "member_leave": "left", "member_remove": "was removed from"}[ev.Cmd]
 	if ev.Cmd == "member_remove" && ev.Ban {

@@ -167,7 +167,13 @@ func TestChatModeration(t *testing.T) {
 	if v := sb.m.views[sb.m.sel]; v == nil || !v.loaded {
 		t.Error("the DM selected after the kick has no history asked for")
 	}
-	sa.waitText("bob was removed from Gophers by alice")
+	// The event reaches alice too, but her own command has said it; a
+	// removal by someone else is told.
+	sa.m.memberEvent(client.Event{Cmd: "member_remove", Circle: circle.ID,
+		User: &models.UserRef{ID: "u-carol", Username: "carol"}, By: &models.UserRef{ID: "u-dave", Username: "dave"}})
+	if !strings.Contains(sa.m.notice, "carol was removed from Gophers by dave") {
+		t.Errorf("notice of another's removal = %q", sa.m.notice)
+	}
 	if _, ok := sb.m.views[general]; ok {
 		t.Error("bob's screen still keeps #general")
 	}
