@@ -50,19 +50,30 @@ const (
 	Connect
 	// Speak allows talking (being unmuted) in voice streams.
 	Speak
+	// ManageEmoji allows adding, renaming and deleting the circle's
+	// custom emoji.
+	ManageEmoji
+	// CreateThreads allows starting threads in the streams one may post in.
+	CreateThreads
+	// ManageThreads allows renaming, archiving, locking and deleting
+	// others' threads, and posting in locked ones.
+	ManageThreads
+	// UseCommands allows invoking bots' slash commands.
+	UseCommands
 
 	// AllPermissions is every permission defined.
-	AllPermissions = Speak<<1 - 1
+	AllPermissions = UseCommands<<1 - 1
 	// DefaultPermissions are those of a new circle's default role.
-	DefaultPermissions = ViewStreams | SendMessages | ReadHistory | AddReactions | CreateInvites | Connect | Speak
+	DefaultPermissions = ViewStreams | SendMessages | ReadHistory | AddReactions | CreateInvites | Connect | Speak | CreateThreads | UseCommands
 	// TimeoutPermissions are taken away from a timed-out member.
-	TimeoutPermissions = SendMessages | AddReactions | Speak
+	TimeoutPermissions = SendMessages | AddReactions | Speak | CreateThreads | UseCommands
 )
 
 var permissionNames = []string{
 	"administrator", "manage_circle", "manage_roles", "manage_streams", "manage_members",
 	"ban_members", "view_audit_log", "manage_messages", "view_streams", "send_messages",
 	"read_history", "add_reactions", "create_invites", "mention_everyone", "connect", "speak",
+	"manage_emoji", "create_threads", "manage_threads", "use_commands",
 }
 
 // Has reports whether p holds every permission of q.
