@@ -84,6 +84,17 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		cancel()
 		return
 	}
+	// The socket is hijacked: returning lets net/http free what it kept
+	// for the request (its connection state, a 4 KiB write buffer, the
+	// request and its headers, and the deep stack of its goroutine), which
+	// is most of an idle connection's memory. The connection lives on in
+	// run, owned by the Gateway (track/untrack, Shutdown).
+	go c.run()
+}
+
+// run serves an accepted connection until it ends.
+func (c *conn) run() {
+	g := c.g
 	defer g.untrack(c)
 	started := time.Now()
 	writerDone := make(chan struct{})
