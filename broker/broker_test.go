@@ -601,6 +601,27 @@ func TestQueueClose(t *testing.T) {
 	}
 }
 
+func TestQueueTryPop(t *testing.T) {
+	q := NewQueue(QueueConfig{})
+	if got, err := q.TryPop(nil, 0); err != nil || len(got) != 0 {
+		t.Fatalf("TryPop on an empty queue = %q, %v; want nothing, nil", got, err)
+	}
+	for _, p := range []string{"a", "b", "c"} {
+		q.Push([]byte(p))
+	}
+	got, err := q.TryPop(nil, 2)
+	if err != nil || len(got) != 2 || string(got[0]) != "a" || string(got[1]) != "b" {
+		t.Fatalf("TryPop(max 2) = %q, %v; want [a b]", got, err)
+	}
+	q.Close(nil)
+	if got, err = q.TryPop(nil, 0); err != nil || len(got) != 1 || string(got[0]) != "c" {
+		t.Fatalf("TryPop after a graceful close = %q, %v; want [c] first", got, err)
+	}
+	if got, err = q.TryPop(nil, 0); err != ErrClosed || len(got) != 0 {
+		t.Fatalf("TryPop on a drained closed queue = %q, %v; want ErrClosed", got, err)
+	}
+}
+
 func TestQueueCloseWakesPop(t *testing.T) {
 	q := NewQueue(QueueConfig{})
 	errc := make(chan error)

@@ -178,6 +178,27 @@ func (q *Queue) Pop(ctx context.Context, dst [][]byte, max int) ([][]byte, error
 	}
 }
 
+// TryPop is Pop without waiting: it appends up to max (0 means all) queued
+// payloads to dst and returns it, or returns dst unchanged when nothing is
+// queued. Once the queue is closed and drained it returns the close error,
+// as Pop does. A writer that runs only while there is something to write
+// (and so holds no goroutine while its connection is idle) drains with
+// TryPop.
+func (q *Queue) TryPop(dst [][]byte, max int) ([][]byte, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n > 0 {
+		return q.popLocked(dst, max), nil
+	}
+	if q.closed {
+		return dst, q.errLocked()
+	}
+	if len(q.ring) > keepRing {
+		q.ring, q.head = nil, 0
+	}
+	return dst, nil
+}
+
 // popLocked moves up to max payloads (0 means all) to dst. q.mu must be held
 // and q.n must be positive.
 func (q *Queue) popLocked(dst [][]byte, max int) [][]byte {

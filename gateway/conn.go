@@ -39,6 +39,8 @@ type conn struct {
 	lastSeen atomic.Int64 // unix nanoseconds of the last frame read
 
 	closeOnce   sync.Once
+	writing     atomic.Bool          // a writer goroutine is running (see wake)
+	written     chan struct{}        // closed once the writer has sent the close frame
 	closeCode   websocket.StatusCode // guarded by mu
 	closeReason string               // guarded by mu
 	authed      atomic.Bool
@@ -75,6 +77,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		q:       broker.NewQueue(broker.QueueConfig{MaxBytes: g.cfg.QueueBytes}),
 		ctx:     ctx,
 		cancel:  cancel,
+		written: make(chan struct{}),
 		streams: make(map[string]*streamSub),
 		circles: make(map[string]*broker.Subscription),
 	}
@@ -97,16 +100,11 @@ func (c *conn) run() {
 	g := c.g
 	defer g.untrack(c)
 	started := time.Now()
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writeLoop()
-	}()
 	c.push(g.handshake)
 	readErr := c.readLoop()
 	code, by := c.closedBy(readErr)
 	c.close(websocket.StatusNormalClosure, "")
-	<-writerDone
+	<-c.written
 	if c.authed.Load() {
 		g.authed.Add(-1)
 		for _, fn := range onClosed {
@@ -143,19 +141,30 @@ func (c *conn) closedBy(readErr error) (websocket.StatusCode, string) {
 // push queues a frame for the writer. It never blocks; a connection whose
 // queue overflows is closed as a slow consumer.
 func (c *conn) push(frame []byte) {
-	if err := c.q.Push(frame); errors.Is(err, broker.ErrSlowConsumer) {
-		c.close(statusSlowConsumer, "slow consumer")
-	}
+	_ = c.Deliver("", frame)
 }
 
 // Deliver implements broker.Subscriber for the circle topics: events go
 // straight to the queue.
 func (c *conn) Deliver(_ string, frame []byte) error {
 	err := c.q.Push(frame)
-	if errors.Is(err, broker.ErrSlowConsumer) {
+	switch {
+	case err == nil:
+		c.wake()
+	case errors.Is(err, broker.ErrSlowConsumer):
 		c.close(statusSlowConsumer, "slow consumer")
 	}
 	return err
+}
+
+// wake makes sure a writer goroutine runs to drain the queue. The writer
+// runs only while there is something to write and exits when the queue
+// is empty: an idle connection, most of them, holds no writer goroutine
+// and no stack for it.
+func (c *conn) wake() {
+	if c.writing.CompareAndSwap(false, true) {
+		go c.writeLoop()
+	}
 }
 
 // close ends the connection once: it drops every subscription and has
@@ -182,6 +191,7 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 		} else {
 			c.q.Close(nil)
 		}
+		c.wake() // the writer sends the close frame
 		// A peer that does not read cannot hold the writer for ever.
 		time.AfterFunc(closeGrace, func() {
 			c.cancel()
@@ -193,15 +203,27 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 // closeGrace bounds how long a closing connection may take to flush.
 const closeGrace = 5 * time.Second
 
-// writeLoop owns the socket's writes: it drains the queue in batches and,
-// once the queue is closed, sends the close frame.
+// writeLoop owns the socket's writes while it runs (wake starts at most
+// one at a time): it drains the queue in batches and returns when the
+// queue is empty; once the queue is closed it sends the close frame and
+// closes c.written.
 func (c *conn) writeLoop() {
-	defer c.cancel()
 	var frames [][]byte
 	for {
 		var err error
-		frames, err = c.q.Pop(c.ctx, frames[:0], maxBatchFrames)
+		frames, err = c.q.TryPop(frames[:0], maxBatchFrames)
+		if err == nil && len(frames) == 0 {
+			c.writing.Store(false)
+			// A push between TryPop and Store saw a running writer and
+			// started none: look again, and go on if nobody else has.
+			if n, _ := c.q.Len(); (n == 0 && c.q.Err() == nil) || !c.writing.CompareAndSwap(false, true) {
+				return
+			}
+			continue
+		}
 		if err != nil {
+			defer close(c.written)
+			defer c.cancel()
 			code, reason := statusSlowConsumer, "slow consumer"
 			if !errors.Is(err, broker.ErrSlowConsumer) {
 				c.mu.Lock()
@@ -212,8 +234,11 @@ func (c *conn) writeLoop() {
 			return
 		}
 		if err := c.write(frames); err != nil {
+			// c.writing stays set: no other writer starts on this socket.
 			c.close(websocket.StatusInternalError, "write failed")
 			_ = c.ws.CloseNow()
+			c.cancel()
+			close(c.written)
 			return
 		}
 		clear(frames)
