@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -160,7 +159,7 @@ func (m *Mongo) EnsureIndexes(ctx context.Context) error {
 	// Collections with no index of their own (GridFS indexes its chunks
 	// itself on the first upload) are made now, so that they exist when
 	// the embedded store's _id lookups are indexed (embedded.IndexIDs).
-	for _, name := range []string{AttachmentsBucket + ".chunks", ReadStatesCollection} {
+	for _, name := range []string{AttachmentsBucket + ".chunks", ReadStatesCollection, DMListsCollection} {
 		if err := m.db.CreateCollection(ctx, name); err != nil && !isNamespaceExists(err) {
 			return fmt.Errorf("create collection %s: %w", name, classify(err))
 		}
@@ -247,7 +246,7 @@ func (m *Mongo) UsersByID(ctx context.Context, ids []string) (map[string]*models
 	if len(ids) == 0 {
 		return out, nil
 	}
-	users, err := findAll[models.User](ctx, m.users, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, nil, "find users")
+	users, err := findByIDs[models.User](ctx, m, m.users, ids, "find users")
 	if err != nil {
 		return nil, err
 	}
@@ -398,7 +397,15 @@ func (m *Mongo) Invite(ctx context.Context, code string) (*models.Invite, error)
 
 // CreateStream implements Store.
 func (m *Mongo) CreateStream(ctx context.Context, s *models.Stream) error {
-	return insert(ctx, m.streams, s, "insert stream")
+	err := insert(ctx, m.streams, s, "insert stream")
+	if s.Kind == models.DM && (err == nil || errors.Is(err, ErrDuplicate)) {
+		// Also when it exists: its first creation may have failed
+		// between the insert and the lists.
+		if lerr := m.recordDM(ctx, s); lerr != nil {
+			return lerr
+		}
+	}
+	return err
 }
 
 // Stream implements Store.
@@ -413,12 +420,6 @@ func (m *Mongo) StreamsOfCircles(ctx context.Context, circleIDs []string) ([]*mo
 	}
 	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
 	return findAll[models.Stream](ctx, m.streams, bson.D{{Key: "circle_id", Value: bson.D{{Key: "$in", Value: circleIDs}}}}, opts, "list streams")
-}
-
-// DMsOf implements Store.
-func (m *Mongo) DMsOf(ctx context.Context, userID string) ([]*models.Stream, error) {
-	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
-	return findAll[models.Stream](ctx, m.streams, bson.D{{Key: "kind", Value: models.DM}, {Key: "members", Value: userID}}, opts, "list dms")
 }
 
 // maxUpdatesPerCommand bounds the updates sent in one bulk write: the
@@ -666,42 +667,7 @@ func (m *Mongo) SetUserStatus(ctx context.Context, userID, status, text string) 
 	return nil
 }
 
-// lookupConcurrency bounds the parallel _id lookups of MessagesByID on
-// FerretDB.
-const lookupConcurrency = 8
-
-// MessagesByID implements Store. MongoDB answers one $in query from the
-// _id index; FerretDB would scan every message for it, so there each id
-// is looked up alone, a few at a time.
+// MessagesByID implements Store.
 func (m *Mongo) MessagesByID(ctx context.Context, ids []string) ([]*models.Message, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	if !m.ferret {
-		return findAll[models.Message](ctx, m.messages, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, nil, "find messages")
-	}
-	out := make([]*models.Message, len(ids))
-	errs := make([]error, len(ids))
-	sem := make(chan struct{}, lookupConcurrency)
-	var wg sync.WaitGroup
-	for i, id := range ids {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			out[i], errs[i] = m.Message(ctx, id)
-		}()
-	}
-	wg.Wait()
-	msgs := out[:0]
-	for i, msg := range out {
-		switch {
-		case errs[i] == nil:
-			msgs = append(msgs, msg)
-		case !errors.Is(errs[i], ErrNotFound):
-			return nil, errs[i]
-		}
-	}
-	return msgs, nil
+	return findByIDs[models.Message](ctx, m, m.messages, ids, "find messages")
 }
