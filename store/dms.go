@@ -43,7 +43,13 @@ func (m *Mongo) addDMs(ctx context.Context, userID string, streamIDs []string, c
 	if len(set) > 0 {
 		update = append(update, bson.E{Key: "$set", Value: set})
 	}
-	_, err := m.dmLists().UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}}, update, options.UpdateOne().SetUpsert(true))
+	filter := bson.D{{Key: "_id", Value: userID}}
+	_, err := m.dmLists().UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) {
+		// Two upserts of one new list raced (the user's connections
+		// listing their DMs at once) and the other inserted it: update it.
+		_, err = m.dmLists().UpdateOne(ctx, filter, update)
+	}
 	return wrap("record dm", err)
 }
 

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -64,6 +65,35 @@ func TestDMsOf(t *testing.T) {
 		got, err := m.DMsOf(ctx, user)
 		if err != nil || !slices.Equal(ids(got), want) {
 			t.Errorf("DMsOf(%s) after a new DM = %v, %v; want %v", user, ids(got), err, want)
+		}
+	}
+}
+
+// TestDMsOfConcurrent lists one user's DMs from many goroutines at once
+// before the user has a list, as a user's connections do when they all
+// connect together: each must succeed.
+func TestDMsOfConcurrent(t *testing.T) {
+	ctx := context.Background()
+	m := open(t)
+	if err := m.CreateStream(ctx, &models.Stream{ID: "dm-x", Kind: models.DM, Members: []string{"eve", "fay"}, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Database().Collection(store.DMListsCollection).DeleteMany(ctx, map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 16)
+	for range 16 {
+		go func() {
+			dms, err := m.DMsOf(ctx, "eve")
+			if err == nil && len(dms) != 1 {
+				err = fmt.Errorf("got %d DMs, want 1", len(dms))
+			}
+			errs <- err
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }
