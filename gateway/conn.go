@@ -33,6 +33,7 @@ type conn struct {
 	id       uint64 // random: unique across nodes, for the user topic
 	g        *Gateway
 	ws       *websocket.Conn
+	nc       *corkConn // the socket under ws
 	q        *broker.Queue
 	ctx      context.Context // ends when the connection closes
 	cancel   context.CancelFunc
@@ -60,7 +61,8 @@ type conn struct {
 }
 
 func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	cw := &corkWriter{ResponseWriter: w}
+	ws, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled,
 		OriginPatterns:  g.cfg.AllowedOrigins,
 	})
@@ -74,6 +76,7 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 		addr:    r.RemoteAddr,
 		g:       g,
 		ws:      ws,
+		nc:      cw.conn,
 		q:       broker.NewQueue(broker.QueueConfig{MaxBytes: g.cfg.QueueBytes}),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -260,13 +263,19 @@ var batchPool = sync.Pool{New: func() any { return new([]byte) }}
 // asked for batching, one message with the frames separated by newlines.
 // Each message is one write to the socket.
 func (c *conn) write(frames [][]byte) error {
-	if len(frames) == 1 || !c.batch.Load() {
+	if len(frames) == 1 {
+		return c.ws.Write(c.ctx, websocket.MessageText, frames[0])
+	}
+	if !c.batch.Load() {
+		// One message per frame, but one system call for them all.
+		c.nc.cork()
 		for _, f := range frames {
 			if err := c.ws.Write(c.ctx, websocket.MessageText, f); err != nil {
+				_ = c.nc.uncork()
 				return err
 			}
 		}
-		return nil
+		return c.nc.uncork()
 	}
 	bp := batchPool.Get().(*[]byte)
 	buf := (*bp)[:0]

@@ -1,0 +1,96 @@
+package gateway
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+)
+
+// corkConn is a hijacked connection as the WebSocket library writes to
+// it. The library flushes every message with a system call of its own;
+// while the connection is corked (the writer is sending several queued
+// frames), writes are gathered in memory instead and sent with one
+// system call when it is uncorked. Each frame stays a WebSocket message
+// of its own, so clients see no difference; a connection that falls
+// behind catches up with fewer, larger writes.
+type corkConn struct {
+	net.Conn
+
+	mu     sync.Mutex
+	corked bool
+	buf    *[]byte // from corkPool while corked
+}
+
+// corkPool holds the buffers of corked connections; pooled, so an idle
+// connection holds none.
+var corkPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxCorkBuffer bounds the buffers returned to corkPool.
+const maxCorkBuffer = 256 << 10
+
+// Write implements net.Conn.
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corked {
+		*c.buf = append(*c.buf, p...)
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+// cork starts gathering writes.
+func (c *corkConn) cork() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.corked {
+		c.corked = true
+		c.buf = corkPool.Get().(*[]byte)
+	}
+}
+
+// uncork sends what was gathered, with one write, and stops gathering.
+func (c *corkConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.corked {
+		return nil
+	}
+	c.corked = false
+	var err error
+	if len(*c.buf) > 0 {
+		_, err = c.Conn.Write(*c.buf)
+	}
+	if cap(*c.buf) <= maxCorkBuffer {
+		*c.buf = (*c.buf)[:0]
+		corkPool.Put(c.buf)
+	}
+	c.buf = nil
+	return err
+}
+
+// corkWriter hands the WebSocket library a corkConn when it hijacks the
+// HTTP connection.
+type corkWriter struct {
+	http.ResponseWriter
+	conn *corkConn // set by Hijack
+}
+
+// Hijack implements http.Hijacker.
+func (w *corkWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("gateway: the response writer cannot hijack its connection")
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	w.conn = &corkConn{Conn: nc}
+	// The upgrade's answer has been flushed: the buffer is empty, and
+	// from now on writes reach the network through the corkConn.
+	brw.Writer.Reset(w.conn)
+	return w.conn, brw, nil
+}
