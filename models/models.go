@@ -67,10 +67,16 @@ type User struct {
 	// (status_set); empty means online.
 	Status     string `bson:"status,omitempty" json:"-"`
 	StatusText string `bson:"status_text,omitempty" json:"-"`
+
+	// Bot accounts (bot.go): Bot marks an account made by
+	// POST /api/bots, which authenticates only with its token; OwnerID
+	// is the user who made it.
+	Bot     bool   `bson:"bot,omitempty" json:"-"`
+	OwnerID string `bson:"owner_id,omitempty" json:"-"`
 }
 
 // Ref returns the public view of u.
-func (u *User) Ref() UserRef { return UserRef{ID: u.ID, Username: u.Username} }
+func (u *User) Ref() UserRef { return UserRef{ID: u.ID, Username: u.Username, Bot: u.Bot} }
 
 // Presence statuses. Invisible is only ever sent to the user themselves;
 // everyone else sees an invisible user as offline.
@@ -93,6 +99,8 @@ type Presence struct {
 type UserRef struct {
 	ID       string `bson:"id" json:"id"`
 	Username string `bson:"username" json:"username"`
+	// Bot marks a bot account (bot.go), so clients can badge it.
+	Bot bool `bson:"bot,omitempty" json:"bot,omitempty"`
 }
 
 // Session is a login. Its _id is the SHA-256 hash of the bearer token, so
@@ -126,6 +134,9 @@ type Circle struct {
 	Streams []Stream `bson:"-" json:"streams,omitempty"`
 	// Member is filled in by circle_list: whether the asking user belongs.
 	Member *bool `bson:"-" json:"member,omitempty"`
+	// Emojis is filled in for replies that describe a circle to a
+	// member: its custom emoji, oldest first.
+	Emojis []Emoji `bson:"-" json:"emojis,omitempty"`
 }
 
 // Member records that a user belongs to a circle.
@@ -141,6 +152,9 @@ type Member struct {
 	Nickname string `bson:"nickname,omitempty" json:"nickname,omitempty"`
 	// TimeoutUntil, while in the future, takes TimeoutPermissions away.
 	TimeoutUntil *time.Time `bson:"timeout_until,omitempty" json:"timeout_until,omitempty"`
+	// Bot marks a bot account's membership (bot.go), so member views
+	// badge it without reading the user.
+	Bot bool `bson:"bot,omitempty" json:"-"`
 }
 
 // MemberView is a member as member_list and ready show them.
@@ -195,6 +209,19 @@ type Stream struct {
 	// first (at most MaxPins). Stored, not sent: pins_list sends the
 	// messages.
 	Pins []string `bson:"pins,omitempty" json:"-"`
+
+	// Threads (kind thread, see thread.go). ParentID is the channel the
+	// thread was started under; StarterID the parent's message it was
+	// started from (empty when none); OwnerID who started it. An archived
+	// thread is left out of circle views and listed by thread_list; a
+	// locked one takes posts and edits only from members with
+	// ManageThreads.
+	ParentID   string     `bson:"parent_id,omitempty" json:"parent,omitempty"`
+	StarterID  string     `bson:"starter_id,omitempty" json:"starter_message,omitempty"`
+	OwnerID    string     `bson:"owner_id,omitempty" json:"owner,omitempty"`
+	Archived   bool       `bson:"archived,omitempty" json:"archived,omitempty"`
+	Locked     bool       `bson:"locked,omitempty" json:"locked,omitempty"`
+	ArchivedAt *time.Time `bson:"archived_at,omitempty" json:"archived_at,omitempty"`
 
 	// Peer is filled in for DMs sent to a user: the other participant.
 	Peer *UserRef `bson:"-" json:"peer,omitempty"`
@@ -293,6 +320,18 @@ type Message struct {
 	// Poll is set on a message posted by poll_create; its content is
 	// the question.
 	Poll *Poll `bson:"poll,omitempty" json:"poll,omitempty"`
+
+	// Embeds are the previews of the content's links (link embeds, see
+	// Embed), set by the server a moment after the message is stored
+	// and announced with message_embeds; replaced when an edit changes
+	// the links.
+	Embeds []Embed `bson:"embeds,omitempty" json:"embeds,omitempty"`
+
+	// Thread is set on a message a thread was started from (thread.go).
+	Thread *ThreadRef `bson:"thread,omitempty" json:"thread,omitempty"`
+
+	// Interaction is set on a bot's answer to a slash command (bot.go).
+	Interaction *InteractionRef `bson:"interaction,omitempty" json:"interaction,omitempty"`
 }
 
 // Attachment is a file a message carries, as the message shows it; the
@@ -422,8 +461,14 @@ const MaxEmojiBytes = 32
 
 // ValidEmoji checks a reaction: 1–32 bytes of valid UTF-8 without
 // control characters or white space. Any such text is accepted (a
-// shortcode like ":tada:" as well as "🎉" or "👩‍👩‍👧").
+// shortcode like ":tada:" as well as "🎉" or "👩‍👩‍👧"), except that
+// text starting with CustomEmojiPrefix is a custom emoji and valid only
+// when well formed (CustomEmojiID), whatever its length.
 func ValidEmoji(e string) bool {
+	if strings.HasPrefix(e, CustomEmojiPrefix) {
+		_, ok := CustomEmojiID(e)
+		return ok
+	}
 	if e == "" || len(e) > MaxEmojiBytes || !utf8.ValidString(e) {
 		return false
 	}
