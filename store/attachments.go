@@ -60,12 +60,20 @@ func (f *attachmentFile) model() *models.StoredAttachment {
 
 // bucket returns a GridFS bucket for one operation: a bucket keeps
 // buffers and state of its own and is not safe for concurrent use.
-func (m *Mongo) bucket() *mongo.GridFSBucket {
-	return m.db.GridFSBucket(options.GridFSBucket().SetName(AttachmentsBucket))
+func (m *Mongo) bucket() *mongo.GridFSBucket { return m.gridBucket(AttachmentsBucket) }
+
+// gridBucket returns the named GridFS bucket, as bucket does.
+func (m *Mongo) gridBucket(name string) *mongo.GridFSBucket {
+	return m.db.GridFSBucket(options.GridFSBucket().SetName(name))
 }
 
-func (m *Mongo) attachmentFiles() *mongo.Collection {
-	return m.db.Collection(AttachmentsBucket + ".files")
+func (m *Mongo) attachmentFiles() *mongo.Collection { return m.gridFiles(AttachmentsBucket) }
+
+// gridFiles and gridChunks are the collections of a GridFS bucket.
+func (m *Mongo) gridFiles(bucket string) *mongo.Collection { return m.db.Collection(bucket + ".files") }
+
+func (m *Mongo) gridChunks(bucket string) *mongo.Collection {
+	return m.db.Collection(bucket + ".chunks")
 }
 
 // chunkSize is the size of a file's chunks, GridFS's default.
@@ -84,18 +92,17 @@ type attachmentChunk struct {
 
 func chunkID(fileID string, n int64) string { return fileID + "/" + strconv.FormatInt(n, 10) }
 
-func (m *Mongo) attachmentChunks() *mongo.Collection {
-	return m.db.Collection(AttachmentsBucket + ".chunks")
-}
+func (m *Mongo) attachmentChunks() *mongo.Collection { return m.gridChunks(AttachmentsBucket) }
 
-// gridFile is the files document GridFS tools expect.
+// gridFile is the files document GridFS tools expect; Metadata is the
+// bucket's own (attachmentMeta, emojiMeta).
 type gridFile struct {
-	ID         string         `bson:"_id"`
-	Length     int64          `bson:"length"`
-	ChunkSize  int32          `bson:"chunkSize"`
-	UploadDate time.Time      `bson:"uploadDate"`
-	Filename   string         `bson:"filename"`
-	Metadata   attachmentMeta `bson:"metadata"`
+	ID         string    `bson:"_id"`
+	Length     int64     `bson:"length"`
+	ChunkSize  int32     `bson:"chunkSize"`
+	UploadDate time.Time `bson:"uploadDate"`
+	Filename   string    `bson:"filename"`
+	Metadata   any       `bson:"metadata"`
 }
 
 // PutAttachment implements Store. It writes a GridFS file itself (see
@@ -104,18 +111,34 @@ type gridFile struct {
 // is returned as it is (the caller's size limit), and what was written
 // is removed.
 func (m *Mongo) PutAttachment(ctx context.Context, a *models.StoredAttachment, content io.Reader) error {
+	f := gridFile{ID: a.ID, UploadDate: a.CreatedAt, Filename: a.Filename,
+		Metadata: attachmentMeta{Uploader: a.UploaderID, ContentType: a.ContentType, CreatedAt: a.CreatedAt}}
+	if err := m.putGridFile(ctx, AttachmentsBucket, &f, content, "store attachment"); err != nil {
+		return err
+	}
+	a.Size = f.Length
+	return nil
+}
+
+// putGridFile writes f, a file of a GridFS bucket, with content's bytes
+// (see attachmentChunk): the chunks, then the files document, so a file
+// is never listed before its bytes are stored; it sets f.Length and
+// f.ChunkSize. An error of content's reader is returned as it is, and
+// what was written is removed.
+func (m *Mongo) putGridFile(ctx context.Context, bucket string, f *gridFile, content io.Reader, what string) error {
+	chunks := m.gridChunks(bucket)
 	buf := make([]byte, chunkSize)
 	var size, n int64
 	fail := func(err error) error {
-		_, _ = m.attachmentChunks().DeleteMany(context.WithoutCancel(ctx), bson.D{{Key: "files_id", Value: a.ID}})
+		_, _ = chunks.DeleteMany(context.WithoutCancel(ctx), bson.D{{Key: "files_id", Value: f.ID}})
 		return err
 	}
 	for {
 		k, err := io.ReadFull(content, buf)
 		if k > 0 {
-			c := attachmentChunk{ID: chunkID(a.ID, n), FileID: a.ID, N: n, Data: buf[:k]}
-			if _, ierr := m.attachmentChunks().InsertOne(ctx, c); ierr != nil {
-				return fail(wrap("store attachment", ierr))
+			c := attachmentChunk{ID: chunkID(f.ID, n), FileID: f.ID, N: n, Data: buf[:k]}
+			if _, ierr := chunks.InsertOne(ctx, c); ierr != nil {
+				return fail(wrap(what, ierr))
 			}
 			n++
 			size += int64(k)
@@ -127,12 +150,10 @@ func (m *Mongo) PutAttachment(ctx context.Context, a *models.StoredAttachment, c
 			return fail(err)
 		}
 	}
-	f := gridFile{ID: a.ID, Length: size, ChunkSize: chunkSize, UploadDate: a.CreatedAt, Filename: a.Filename,
-		Metadata: attachmentMeta{Uploader: a.UploaderID, ContentType: a.ContentType, CreatedAt: a.CreatedAt}}
-	if _, err := m.attachmentFiles().InsertOne(ctx, f); err != nil {
-		return fail(wrap("store attachment", err))
+	f.Length, f.ChunkSize = size, chunkSize
+	if _, err := m.gridFiles(bucket).InsertOne(ctx, f); err != nil {
+		return fail(wrap(what, err))
 	}
-	a.Size = size
 	return nil
 }
 
@@ -198,10 +219,16 @@ func (m *Mongo) AttachAttachments(ctx context.Context, ids []string, claim, mess
 
 // DeleteAttachments implements Store.
 func (m *Mongo) DeleteAttachments(ctx context.Context, ids []string) error {
-	b := m.bucket()
+	return m.deleteGridFiles(ctx, AttachmentsBucket, ids, "delete attachment")
+}
+
+// deleteGridFiles deletes files of a GridFS bucket and their chunks;
+// missing ones are not an error.
+func (m *Mongo) deleteGridFiles(ctx context.Context, bucket string, ids []string, what string) error {
+	b := m.gridBucket(bucket)
 	for _, id := range ids {
 		if err := b.Delete(ctx, id); err != nil && !errors.Is(err, mongo.ErrFileNotFound) {
-			return wrap("delete attachment", err)
+			return wrap(what, err)
 		}
 	}
 	return nil
@@ -241,19 +268,25 @@ func (m *Mongo) OpenAttachment(ctx context.Context, id string) (AttachmentReader
 	if err != nil {
 		return nil, err
 	}
-	return &attachmentReader{ctx: ctx, m: m, id: id, size: a.Size}, nil
+	return m.openGridFile(ctx, AttachmentsBucket, id, a.Size), nil
+}
+
+// openGridFile returns a reader of the file id of a GridFS bucket, of
+// size bytes.
+func (m *Mongo) openGridFile(ctx context.Context, bucket, id string, size int64) AttachmentReader {
+	return &attachmentReader{ctx: ctx, chunks: m.gridChunks(bucket), id: id, size: size}
 }
 
 // attachmentReader reads a file from pos, a chunk at a time by the
 // chunk's _id, so seeking anywhere costs one lookup.
 type attachmentReader struct {
-	ctx   context.Context
-	m     *Mongo
-	id    string
-	size  int64
-	pos   int64
-	chunk []byte // the data of chunk n, when loaded
-	n     int64
+	ctx    context.Context
+	chunks *mongo.Collection
+	id     string
+	size   int64
+	pos    int64
+	chunk  []byte // the data of chunk n, when loaded
+	n      int64
 }
 
 func (r *attachmentReader) Read(p []byte) (int, error) {
@@ -263,7 +296,7 @@ func (r *attachmentReader) Read(p []byte) (int, error) {
 	n := r.pos / chunkSize
 	if r.chunk == nil || r.n != n {
 		var c attachmentChunk
-		err := r.m.attachmentChunks().FindOne(r.ctx, bson.D{{Key: "_id", Value: chunkID(r.id, n)}}).Decode(&c)
+		err := r.chunks.FindOne(r.ctx, bson.D{{Key: "_id", Value: chunkID(r.id, n)}}).Decode(&c)
 		if err != nil {
 			return 0, wrap("read attachment", err)
 		}

@@ -62,10 +62,13 @@ func (m *Mongo) DeleteCircle(ctx context.Context, circleID string) error {
 		}
 	}
 	byCircle := bson.D{{Key: "circle_id", Value: circleID}}
-	for _, c := range []*mongo.Collection{m.members, m.roles, m.invites, m.bans, m.audit, m.timeouts, m.webhooks()} {
+	for _, c := range []*mongo.Collection{m.members, m.roles, m.invites, m.bans, m.audit, m.timeouts, m.webhooks(), m.circleBots()} {
 		if _, err := c.DeleteMany(ctx, byCircle); err != nil {
 			return wrap("delete circle's "+c.Name(), err)
 		}
+	}
+	if err := m.deleteCircleEmoji(ctx, circleID); err != nil {
+		return err
 	}
 	return nil
 }

@@ -150,6 +150,11 @@ func (m *Mongo) EnsureIndexes(ctx context.Context) error {
 		{m.webhooks(), index("circle", false, "circle_id")},
 		{m.attachmentFiles(), index("stream", false, "metadata.stream_id")},
 		{m.pollVotes(), index("message", false, "message_id")},
+		// Bots (bots.go).
+		{m.bots(), index("owner", false, "owner_id")},
+		{m.circleBots(), index("circle", false, "circle_id")},
+		{m.circleBots(), index("bot", false, "bot_id")},
+		{m.interactions(), index("expiry", false, "expires_at")},
 	}
 	for _, p := range plan {
 		if _, err := p.coll.Indexes().CreateOne(ctx, p.idx); err != nil {
@@ -159,7 +164,8 @@ func (m *Mongo) EnsureIndexes(ctx context.Context) error {
 	// Collections with no index of their own (GridFS indexes its chunks
 	// itself on the first upload) are made now, so that they exist when
 	// the embedded store's _id lookups are indexed (embedded.IndexIDs).
-	for _, name := range []string{AttachmentsBucket + ".chunks", ReadStatesCollection, DMListsCollection} {
+	for _, name := range []string{AttachmentsBucket + ".chunks", ReadStatesCollection, DMListsCollection,
+		EmojiSetsCollection, EmojiBucket + ".files", EmojiBucket + ".chunks"} {
 		if err := m.db.CreateCollection(ctx, name); err != nil && !isNamespaceExists(err) {
 			return fmt.Errorf("create collection %s: %w", name, classify(err))
 		}
@@ -564,7 +570,8 @@ func (m *Mongo) DeleteMessage(ctx context.Context, id string, at time.Time) (*mo
 	return m.updateMessage(ctx, id, bson.D{
 		{Key: "$set", Value: bson.D{{Key: "content", Value: ""}, {Key: "deleted", Value: true}, {Key: "deleted_at", Value: at}}},
 		{Key: "$unset", Value: bson.D{{Key: "edits", Value: ""}, {Key: "edited_at", Value: ""}, {Key: "reactions", Value: ""},
-			{Key: "pinned_at", Value: ""}, {Key: "pinned_by", Value: ""}, {Key: "poll", Value: ""}}},
+			{Key: "pinned_at", Value: ""}, {Key: "pinned_by", Value: ""}, {Key: "poll", Value: ""},
+			{Key: "embeds", Value: ""}}}, // link embeds
 	}, "delete message")
 }
 

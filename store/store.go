@@ -134,7 +134,8 @@ type Store interface {
 	EditMessage(ctx context.Context, id, content string, prev models.Edit) (*models.Message, error)
 	// DeleteMessage turns a message into a tombstone: deleted and
 	// deleted_at set; content, edits, edited_at, reactions, pinned_at,
-	// pinned_by and poll cleared (a reply's stored preview stays).
+	// pinned_by, poll and embeds cleared (a reply's stored preview
+	// stays).
 	DeleteMessage(ctx context.Context, id string, at time.Time) (*models.Message, error)
 	// AddReaction adds userID to the users of emoji on m, or adds the
 	// emoji with that one user, and returns the message as updated. m
@@ -171,6 +172,11 @@ type Store interface {
 	// it returns the message as updated. The caller serializes the
 	// changes to one poll.
 	UpdatePoll(ctx context.Context, messageID string, inc map[int]int, closed bool) (*models.Message, error)
+
+	// SetEmbeds replaces the link embeds of a message (none clears
+	// them), by _id, and returns the message as updated. The caller
+	// serializes the changes to one message.
+	SetEmbeds(ctx context.Context, messageID string, embeds []models.Embed) (*models.Message, error)
 
 	// PutAttachment stores an uploaded file in GridFS (bucket
 	// AttachmentsBucket) with id a.ID, a.Filename, a.ContentType,
@@ -219,8 +225,8 @@ type Store interface {
 	PutCircle(ctx context.Context, c *models.Circle) error
 	// DeleteCircle removes a circle and everything in it: its streams and
 	// their messages and read states, members, roles, invites, bans and
-	// audit log. The circle goes first, so a half-deleted circle is
-	// never found.
+	// audit log, custom emoji and their images. The circle goes first,
+	// so a half-deleted circle is never found.
 	DeleteCircle(ctx context.Context, circleID string) error
 
 	// Roles lists a circle's roles (the default one included).
@@ -276,6 +282,73 @@ type Store interface {
 	WebhooksOf(ctx context.Context, circleID string) ([]*models.Webhook, error)
 	// DeleteWebhook removes a webhook; ErrNotFound when there is none.
 	DeleteWebhook(ctx context.Context, id string) error
+
+	// UpdateThread stores a thread's name, archived, archived_at and
+	// locked (nothing else) by _id; ErrNotFound when there is none.
+	UpdateThread(ctx context.Context, s *models.Stream) error
+	// SetMessageThread sets the thread a message started (nil clears
+	// it) by _id and returns the message as updated; ErrNotFound when
+	// the message does not exist. The caller serializes the changes to
+	// one message.
+	SetMessageThread(ctx context.Context, id string, ref *models.ThreadRef) (*models.Message, error)
+
+	// Custom emoji (emoji.go).
+	//
+	// EmojiSet returns a circle's emoji list; an empty one at revision
+	// 0 when the circle never had any.
+	EmojiSet(ctx context.Context, circleID string) (*EmojiSet, error)
+	// PutEmojiSet stores set whole if the stored list is still at
+	// set.Rev (0: none stored) and then raises set.Rev; ErrConflict when
+	// another write came first.
+	PutEmojiSet(ctx context.Context, set *EmojiSet) error
+	// PutEmojiImage stores an emoji's image in GridFS (bucket
+	// EmojiBucket) under e.ID with e's fields, reading content to its
+	// end, and sets e.Size. When content fails, what was written is
+	// removed and its error returned as it is.
+	PutEmojiImage(ctx context.Context, e *models.Emoji, content io.Reader) error
+	// EmojiImage finds an emoji image's description by id (its name as
+	// uploaded); ErrNotFound when there is none.
+	EmojiImage(ctx context.Context, id string) (*models.Emoji, error)
+	// OpenEmojiImage opens the bytes of an image EmojiImage found; the
+	// reader lives as long as ctx.
+	OpenEmojiImage(ctx context.Context, e *models.Emoji) AttachmentReader
+	// DeleteEmojiImages deletes emoji images; missing ones are not an
+	// error.
+	DeleteEmojiImages(ctx context.Context, ids []string) error
+
+	// Bot accounts and slash commands (bots.go).
+	//
+	// PutBot stores b whole (an upsert by _id); Bot finds a bot by _id;
+	// BotsOf lists an owner's bots, oldest first; SetBotCommands
+	// replaces a bot's commands (ErrNotFound when there is no such bot);
+	// DeleteBot removes a bot's settings, circle records and user
+	// document (ErrNotFound when there is no such user).
+	PutBot(ctx context.Context, b *models.Bot) error
+	Bot(ctx context.Context, id string) (*models.Bot, error)
+	BotsOf(ctx context.Context, ownerID string) ([]*models.Bot, error)
+	SetBotCommands(ctx context.Context, botID string, cmds []models.Command) error
+	DeleteBot(ctx context.Context, id string) error
+	// PutCircleBot stores cb whole (an upsert by _id); CircleBot finds a
+	// bot's record in a circle by _id; CircleBots lists a circle's,
+	// oldest first; DeleteCircleBot removes one (a missing one is not an
+	// error).
+	PutCircleBot(ctx context.Context, cb *models.CircleBot) error
+	CircleBot(ctx context.Context, circleID, botID string) (*models.CircleBot, error)
+	CircleBots(ctx context.Context, circleID string) ([]*models.CircleBot, error)
+	DeleteCircleBot(ctx context.Context, circleID, botID string) error
+	// SetCommandPermission sets the roles that may invoke one command
+	// of a bot in a circle (none: unset); ErrNotFound when the bot has
+	// no record in the circle.
+	SetCommandPermission(ctx context.Context, circleID, botID, command string, roles []string) error
+	// PutInteraction stores a pending interaction; Interaction finds it
+	// by _id; TakeInteraction deletes it, ErrNotFound when it is gone
+	// (another answer took it first).
+	PutInteraction(ctx context.Context, in *models.Interaction) error
+	Interaction(ctx context.Context, id string) (*models.Interaction, error)
+	TakeInteraction(ctx context.Context, id string) error
+	// DeleteExpiredInteractions removes the interactions that expired
+	// before now and were never answered.
+	DeleteExpiredInteractions(ctx context.Context, now time.Time) error
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
