@@ -134,6 +134,11 @@ func (s *Service) Check(ctx context.Context, username, password string) (*models
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
+	if u.Bot {
+		// Bots authenticate with their token only (bots.go).
+		_, _ = CheckPassword(s.dummyHash, password)
+		return nil, ErrInvalidCredentials
+	}
 	ok, err := CheckPassword(u.PasswordHash, password)
 	if err != nil {
 		return nil, fmt.Errorf("login %s: %w", u.ID, err)

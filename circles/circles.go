@@ -56,6 +56,11 @@ type Config struct {
 	// MaxRoles bounds the roles of one circle, the default role
 	// included; 0 means 100.
 	MaxRoles int
+	// MaxEmoji bounds the custom emoji of one circle; 0 means 50.
+	MaxEmoji int
+	// MaxActiveThreads bounds the threads of one stream that are not
+	// archived; 0 means 1000. Threads do not count against MaxStreams.
+	MaxActiveThreads int
 }
 
 func (c *Config) defaults() {
@@ -70,6 +75,12 @@ func (c *Config) defaults() {
 	}
 	if c.MaxRoles == 0 {
 		c.MaxRoles = 100
+	}
+	if c.MaxEmoji == 0 {
+		c.MaxEmoji = 50
+	}
+	if c.MaxActiveThreads == 0 {
+		c.MaxActiveThreads = 1000
 	}
 }
 
@@ -294,7 +305,7 @@ func (s *Service) join(ctx context.Context, user *models.User, c *models.Circle,
 			return nil, fmt.Errorf("use invite: %w", err)
 		}
 	}
-	m := &models.Member{ID: newID(), CircleID: c.ID, UserID: user.ID, Username: user.Username, Roles: []string{}, JoinedAt: s.now()}
+	m := &models.Member{ID: newID(), CircleID: c.ID, UserID: user.ID, Username: user.Username, Roles: []string{}, JoinedAt: s.now(), Bot: user.Bot}
 	if m.TimeoutUntil, err = s.runningTimeout(ctx, c.ID, user.ID); err != nil {
 		return nil, fmt.Errorf("join circle: %w", err)
 	}

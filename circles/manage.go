@@ -259,6 +259,9 @@ func (s *Service) Delete(ctx context.Context, actor models.UserRef, circleID str
 	for id := range r.streams {
 		streams = append(streams, id)
 	}
+	for id := range r.threads {
+		streams = append(streams, id)
+	}
 	return members, streams, nil
 }
 
@@ -392,7 +395,7 @@ func (s *Service) EditStream(ctx context.Context, actor models.UserRef, streamID
 // DeleteStream removes a stream with its messages; the user needs
 // ManageStreams. It returns the stream as it was.
 func (s *Service) DeleteStream(ctx context.Context, actor models.UserRef, streamID string) (*models.Stream, error) {
-	_, st, unlock, err := s.streamTarget(ctx, actor, streamID, models.ManageStreams)
+	r, st, unlock, err := s.streamTarget(ctx, actor, streamID, models.ManageStreams)
 	if err != nil {
 		return nil, err
 	}
@@ -400,6 +403,9 @@ func (s *Service) DeleteStream(ctx context.Context, actor models.UserRef, stream
 	defer s.Forget(st.CircleID)
 	if err := s.store.DeleteStream(ctx, streamID); err != nil {
 		return nil, fmt.Errorf("delete stream: %w", err)
+	}
+	if err := s.deleteThreadsOf(ctx, r, streamID); err != nil { // threads.go
+		return nil, err
 	}
 	s.audit(ctx, &models.AuditEntry{CircleID: st.CircleID, Action: AuditStreamDelete, Actor: actor, TargetID: streamID, Details: map[string]any{"name": st.Name}})
 	return st, nil

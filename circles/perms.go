@@ -18,17 +18,21 @@ import (
 const DefaultRoleName = "everyone"
 
 // rules is what the permission answers of one circle need: the circle,
-// its roles, its members' role assignments and timeouts, and its
-// streams' overwrites. It is loaded whole on first use and dropped whole
-// (Forget) on any change, on this node or another, so the next answer
-// reads it again: changes are rare next to the checks made on every
-// post. A loaded rules is never modified.
+// its roles, its members' role assignments and timeouts, its streams'
+// overwrites, and its custom emoji. It is loaded whole on first use and
+// dropped whole (Forget) on any change, on this node or another, so the
+// next answer reads it again: changes are rare next to the checks made
+// on every post. A loaded rules is never modified.
 type rules struct {
 	circle  *models.Circle
 	roles   map[string]*models.Role
 	order   []*models.Role            // by position, the default role first
 	members map[string]*models.Member // by user id
 	streams map[string]*models.Stream // by id
+	emojis  []models.Emoji            // custom emoji, oldest first (emoji.go)
+	// threads are the circle's threads, archived ones too, by id; they
+	// are not in streams (threads.go).
+	threads map[string]*models.Stream
 }
 
 type rulesEntry struct {
@@ -122,11 +126,17 @@ func (s *Service) loadRules(ctx context.Context, circleID string) (*rules, error
 	if err != nil {
 		return nil, fmt.Errorf("load streams: %w", err)
 	}
+	emojis, err := s.loadEmojis(ctx, circleID)
+	if err != nil {
+		return nil, err
+	}
 	r := &rules{
 		circle:  c,
 		roles:   make(map[string]*models.Role, len(roles)+1),
 		members: make(map[string]*models.Member, len(members)),
 		streams: make(map[string]*models.Stream, len(streams)),
+		threads: make(map[string]*models.Stream),
+		emojis:  emojis,
 	}
 	for _, role := range roles {
 		r.roles[role.ID] = role
@@ -145,6 +155,10 @@ func (s *Service) loadRules(ctx context.Context, circleID string) (*rules, error
 		r.members[m.UserID] = m
 	}
 	for _, st := range streams {
+		if st.Kind == models.Thread {
+			r.threads[st.ID] = st
+			continue
+		}
 		r.streams[st.ID] = st
 	}
 	return r, nil
@@ -158,7 +172,8 @@ func defaultRole(c *models.Circle) *models.Role {
 // it is not empty. Non-members may do nothing.
 func (r *rules) perms(userID, streamID string, now time.Time) models.Permission {
 	m := r.members[userID]
-	if m == nil || streamID != "" && r.streams[streamID] == nil {
+	gov := r.governing(streamID) // a thread's parent, or the stream itself
+	if m == nil || streamID != "" && gov == nil {
 		return 0 // not a member; a deleted stream, or another circle's
 	}
 	if r.circle.OwnerID == userID {
@@ -174,7 +189,7 @@ func (r *rules) perms(userID, streamID string, now time.Time) models.Permission 
 		return models.AllPermissions
 	}
 	if streamID != "" {
-		p = r.overwrite(p, r.streams[streamID], m)
+		p = r.overwrite(p, gov, m)
 	}
 	if m.TimeoutUntil != nil && now.Before(*m.TimeoutUntil) {
 		p &^= models.TimeoutPermissions
@@ -262,8 +277,8 @@ func (s *Service) require(ctx context.Context, circleID, userID, streamID string
 
 // View returns the circle as userID sees it: the streams they can view
 // (ordered by position), each with their permissions in it, the roles,
-// and their own member view. It returns ErrForbidden when userID is not
-// a member.
+// the custom emoji and their own member view. It returns ErrForbidden
+// when userID is not a member.
 func (s *Service) View(ctx context.Context, circleID, userID string) (*models.Circle, error) {
 	r, err := s.rules(ctx, circleID)
 	if err != nil {
@@ -286,6 +301,7 @@ func (s *Service) View(ctx context.Context, circleID, userID string) (*models.Ci
 		v.Permissions = &p
 		out.Streams = append(out.Streams, v)
 	}
+	out.Streams = r.viewThreads(userID, now, out.Streams)
 	sortStreams(out.Streams)
 	out.Roles = make([]models.Role, len(r.order))
 	for i, role := range r.order {
@@ -293,6 +309,7 @@ func (s *Service) View(ctx context.Context, circleID, userID string) (*models.Ci
 	}
 	mv := r.memberView(m, now)
 	out.Me = &mv
+	out.Emojis = slices.Clone(r.emojis)
 	return &out, nil
 }
 
@@ -305,7 +322,7 @@ func sortStreams(sts []models.Stream) {
 // memberView describes m as member lists show it.
 func (r *rules) memberView(m *models.Member, now time.Time) models.MemberView {
 	v := models.MemberView{
-		User:        models.UserRef{ID: m.UserID, Username: m.Username},
+		User:        models.UserRef{ID: m.UserID, Username: m.Username, Bot: m.Bot},
 		Nickname:    m.Nickname,
 		Roles:       []string{},
 		Permissions: r.perms(m.UserID, "", now),
@@ -346,7 +363,7 @@ func (s *Service) RoleNames(ctx context.Context, circleID string) (map[string]st
 // failure to load the circle counts as no.
 func (s *Service) HasStream(ctx context.Context, circleID, streamID string) bool {
 	r, err := s.rules(ctx, circleID)
-	return err == nil && r.streams[streamID] != nil
+	return err == nil && (r.streams[streamID] != nil || r.threads[streamID] != nil)
 }
 
 // RolePermissions returns a role's permissions in a circle (the default

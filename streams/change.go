@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/oshichat/oshi/models"
@@ -15,6 +16,12 @@ import (
 var (
 	ErrMessageNotFound = errors.New("message not found")
 	ErrInvalidEmoji    = errors.New("emoji must be 1-32 bytes of printable text without spaces")
+	// ErrUnknownEmoji refuses a reaction with a custom emoji that is not
+	// one of the message's circle (a DM has none).
+	ErrUnknownEmoji = errors.New("custom emoji must be one of the message's circle")
+	// ErrInvalidCustomEmoji refuses a reaction that starts with
+	// models.CustomEmojiPrefix but is not well formed.
+	ErrInvalidCustomEmoji = errors.New("a custom emoji is custom:<id>, the id 1-64 letters, digits or -")
 )
 
 // ChangeKind names a change to a stored message; the names are the
@@ -30,6 +37,13 @@ const (
 	Pinned          ChangeKind = "message_pin"
 	Unpinned        ChangeKind = "message_unpin"
 	PollUpdated     ChangeKind = "poll_update"
+	// EmbedsUpdated: the server stored the previews of the message's
+	// links (link embeds, embeds.go).
+	EmbedsUpdated ChangeKind = "message_embeds"
+	// ThreadSet: a thread was started from the message, renamed or
+	// deleted (threads.go); Message.Thread is the thread's ref, nil
+	// after a delete.
+	ThreadSet ChangeKind = "message_thread"
 )
 
 // Change is a change to a stored message, handed to Config.OnChanged:
@@ -145,6 +159,7 @@ func (s *Service) Edit(ctx context.Context, user *models.User, streamID, msgID, 
 		if err != nil {
 			return nil, fmt.Errorf("edit message: %w", err)
 		}
+		updated = s.relink(ctx, m, updated) // link embeds: new links, new embeds
 		return &Change{Kind: Edited, Message: updated, User: user.Ref()}, nil
 	})
 }
@@ -155,7 +170,7 @@ func (s *Service) Edit(ctx context.Context, user *models.User, streamID, msgID, 
 func (s *Service) Delete(ctx context.Context, user *models.User, streamID, msgID string) (*models.Message, error) {
 	return s.change(ctx, user.ID, streamID, msgID, models.ViewStreams, func(st *state, m *models.Message) (*Change, error) {
 		if m.AuthorID != user.ID {
-			if st.stream.Kind != models.Channel {
+			if st.stream.Kind == models.DM {
 				return nil, fmt.Errorf("delete: only the author may: %w", ErrForbidden)
 			}
 			if _, err := s.circles.Require(ctx, st.stream.CircleID, user.ID, streamID, models.ManageMessages); err != nil {
@@ -177,14 +192,32 @@ func (s *Service) Delete(ctx context.Context, user *models.User, streamID, msgID
 // React adds (add) or removes the user's reaction with emoji on a
 // message of a stream the user may read. Each user has each emoji at
 // most once; adding one that is there, or removing one that is not,
-// changes nothing and announces nothing.
+// changes nothing and announces nothing. A custom emoji
+// (models.CustomEmojiID) may be added only when it is one of the
+// message's circle (ErrUnknownEmoji); one deleted since may still be
+// removed.
 func (s *Service) React(ctx context.Context, user *models.User, streamID, msgID, emoji string, add bool) (*models.Message, error) {
 	if !models.ValidEmoji(emoji) {
+		if strings.HasPrefix(emoji, models.CustomEmojiPrefix) {
+			return nil, ErrInvalidCustomEmoji
+		}
 		return nil, ErrInvalidEmoji
 	}
-	return s.change(ctx, user.ID, streamID, msgID, models.AddReactions, func(_ *state, m *models.Message) (*Change, error) {
+	return s.change(ctx, user.ID, streamID, msgID, models.AddReactions, func(st *state, m *models.Message) (*Change, error) {
 		if hasReaction(m, emoji, user.ID) == add {
 			return nil, nil
+		}
+		if id, custom := models.CustomEmojiID(emoji); custom && add {
+			if st.stream.CircleID == "" {
+				return nil, ErrUnknownEmoji
+			}
+			ok, err := s.circles.HasEmoji(ctx, st.stream.CircleID, id)
+			if err != nil {
+				return nil, fmt.Errorf("react: %w", err)
+			}
+			if !ok {
+				return nil, ErrUnknownEmoji
+			}
 		}
 		var (
 			updated *models.Message

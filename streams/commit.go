@@ -33,6 +33,9 @@ type Draft struct {
 	Webhook *models.WebhookRef
 	// Poll, when set, makes the message a poll (see CreatePoll).
 	Poll *models.Poll
+	// Interaction, when set, marks a bot's answer to a slash command
+	// (gateway's interaction_respond).
+	Interaction *models.InteractionRef
 }
 
 // Submit validates a message from user to a stream and queues it for
@@ -114,6 +117,7 @@ func (s *Service) submit(ctx context.Context, st *state, author models.UserRef, 
 		Content: d.Content, Nonce: nonce, Attachments: d.Attachments, Webhook: d.Webhook,
 	}}
 	p.msg.Poll = d.Poll
+	p.msg.Interaction = d.Interaction
 	if reply != nil {
 		p.msg.ReplyToID, p.msg.Reply = reply.ID, reply
 	}
@@ -352,6 +356,7 @@ func (s *Service) publish(stored []*post) {
 		s.dirty[p.msg.StreamID] = p.msg.Seq
 		s.dirtyMu.Unlock()
 		s.noteMentions(p.msg)
+		s.noteLinks(p.msg) // link embeds
 		p.done(p.msg, nil)
 	}
 }

@@ -179,7 +179,7 @@ func (s *Service) ClosePoll(ctx context.Context, user *models.User, streamID, ms
 			return nil, ErrNotPoll
 		}
 		if m.AuthorID != user.ID {
-			if st.stream.Kind != models.Channel {
+			if st.stream.Kind == models.DM {
 				return nil, fmt.Errorf("poll_close: only the author may: %w", ErrForbidden)
 			}
 			if _, err := s.circles.Require(ctx, st.stream.CircleID, user.ID, streamID, models.ManageMessages); err != nil {

@@ -79,6 +79,7 @@ func (member) Permissions(context.Context, string, string, string) (models.Permi
 	return models.DefaultPermissions, nil
 }
 func (member) RoleNames(context.Context, string) (map[string]string, error) { return nil, nil }
+func (member) HasEmoji(context.Context, string, string) (bool, error)       { return false, nil }
 
 // TestHistoryFromRecent: pages among the newest messages are read by id
 // and equal what the store returns by (stream, seq), edits and deletes

@@ -49,6 +49,9 @@ type Circles interface {
 	// RoleNames maps the lower-cased names of a circle's roles (the
 	// default one left out) to their ids.
 	RoleNames(ctx context.Context, circleID string) (map[string]string, error)
+	// HasEmoji reports whether emojiID is one of a circle's custom
+	// emoji.
+	HasEmoji(ctx context.Context, circleID, emojiID string) (bool, error)
 }
 
 // Cluster is how a Service exchanges stored messages with other nodes
@@ -98,6 +101,9 @@ type Config struct {
 	// PollMinExpiry is the shortest poll a poll_create may ask for; 0
 	// means a minute. Tests lower it to see polls expire.
 	PollMinExpiry time.Duration
+	// Embeds, when its Fetch is set, unfurls the links of the messages
+	// this node stores (link embeds, embeds.go).
+	Embeds EmbedsConfig
 }
 
 // Service implements streams on a Store. It is safe for concurrent use.
@@ -128,6 +134,8 @@ type Service struct {
 	polls     pollQueue     // polls created here, to close at expiry; see pollLoop
 	pollWake  chan struct{} // a poll was queued
 	pollsDone chan struct{} // pollLoop ended
+
+	embedder *embedder // link embeds (embeds.go); nil when off
 }
 
 // state is a loaded stream. mu is held while a message is handed to
@@ -200,6 +208,7 @@ func NewService(st store.Store, circles Circles, cfg Config) *Service {
 		pollWake:  make(chan struct{}, 1),
 		pollsDone: make(chan struct{}),
 	}
+	s.embedder = s.startEmbeds(cfg.Embeds)
 	go s.commitLoop()
 	go s.pollLoop()
 	go s.mentionLoop()
@@ -211,6 +220,9 @@ func NewService(st store.Store, circles Circles, cfg Config) *Service {
 // the committer to finish or ctx to end.
 func (s *Service) Close(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stop) })
+	if err := s.closeEmbeds(ctx); err != nil {
+		return fmt.Errorf("close streams: %w", err)
+	}
 	select {
 	case <-s.pollsDone:
 	case <-ctx.Done():
@@ -312,7 +324,7 @@ func (s *Service) text(ctx context.Context, userID, streamID string, need models
 	if err != nil {
 		return nil, err
 	}
-	if k := st.stream.Kind; k != models.Channel && k != models.DM {
+	if k := st.stream.Kind; k != models.Channel && k != models.DM && k != models.Thread {
 		return nil, ErrNotText
 	}
 	return st, nil

@@ -27,6 +27,7 @@ func (everyone) Permissions(context.Context, string, string, string) (models.Per
 	return models.DefaultPermissions, nil
 }
 func (everyone) RoleNames(context.Context, string) (map[string]string, error) { return nil, nil }
+func (everyone) HasEmoji(context.Context, string, string) (bool, error)       { return false, nil }
 
 // gatedStore wraps a real store to observe and steer inserts.
 type gatedStore struct {
