@@ -248,40 +248,25 @@ func SanitizeFilename(name string) string {
 // ranges, to a user who may read the stream it was posted in, or to its
 // uploader while no message uses it; 404 to everyone else.
 func (g *Gateway) downloadAttachment(w http.ResponseWriter, r *http.Request) {
-	user := g.authenticate(w, r, "download attachment")
+	const op = "download attachment"
+	user, id, notFound := g.fileRequest(w, r, op, "attachment")
 	if user == nil {
 		return
 	}
 	ctx := r.Context()
-	notFound := func() { writeError(w, http.StatusNotFound, CodeNotFound, "attachment not found") }
-	id := r.PathValue("id")
-	if len(id) > 64 {
-		notFound()
-		return
-	}
 	a, err := g.svc.Store.Attachment(ctx, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		notFound()
-		return
-	case err != nil:
-		g.httpFailure(w, "download attachment", err)
+	if g.fileLookupFailed(w, op, err, notFound) {
 		return
 	}
 	if ok, err := g.mayRead(ctx, user.ID, a); err != nil {
-		g.httpFailure(w, "download attachment", err)
+		g.httpFailure(w, op, err)
 		return
 	} else if !ok {
 		notFound()
 		return
 	}
 	rd, err := g.svc.Store.OpenAttachment(ctx, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		notFound()
-		return
-	case err != nil:
-		g.httpFailure(w, "download attachment", err)
+	if g.fileLookupFailed(w, op, err, notFound) {
 		return
 	}
 	defer rd.Close()
@@ -289,19 +274,55 @@ func (g *Gateway) downloadAttachment(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(a.ContentType, "image/") {
 		disposition = "inline"
 	}
-	h := w.Header()
-	h.Set("Content-Type", a.ContentType)
 	if cd := mime.FormatMediaType(disposition, map[string]string{"filename": a.Filename}); cd != "" {
-		h.Set("Content-Disposition", cd)
+		w.Header().Set("Content-Disposition", cd)
 	} else {
-		h.Set("Content-Disposition", disposition)
+		w.Header().Set("Content-Disposition", disposition)
 	}
+	serveFile(w, r, a.ContentType, a.ID, "private, max-age=86400", a.CreatedAt, rd)
+}
+
+// fileRequest begins a download of a stored file by its {id}: it
+// authenticates the request and answers 401 itself, or 404 for an id
+// too long to exist, returning a nil user when it did. notFound answers
+// 404 not_found for what ("attachment").
+func (g *Gateway) fileRequest(w http.ResponseWriter, r *http.Request, op, what string) (user *models.User, id string, notFound func()) {
+	notFound = func() { writeError(w, http.StatusNotFound, CodeNotFound, what+" not found") }
+	if user = g.authenticate(w, r, op); user == nil {
+		return nil, "", notFound
+	}
+	if id = r.PathValue("id"); len(id) > 64 {
+		notFound()
+		return nil, "", notFound
+	}
+	return user, id, notFound
+}
+
+// fileLookupFailed answers a failed look-up of a stored file, 404 for
+// store.ErrNotFound, and reports whether err was one.
+func (g *Gateway) fileLookupFailed(w http.ResponseWriter, op string, err error, notFound func()) bool {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		notFound()
+	case err != nil:
+		g.httpFailure(w, op, err)
+	}
+	return err != nil
+}
+
+// serveFile answers a download with rd's bytes and the headers every
+// stored file gets: its type, nosniff and a sandbox policy, so a browser
+// never runs a file as a page, cacheControl, and its id as ETag (a file
+// never changes under its id), so If-None-Match gets 304. Ranges and
+// HEAD are http.ServeContent's.
+func serveFile(w http.ResponseWriter, r *http.Request, ctype, id, cacheControl string, modtime time.Time, rd io.ReadSeeker) {
+	h := w.Header()
+	h.Set("Content-Type", ctype)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	h.Set("Cache-Control", "private, max-age=86400")
-	// A file never changes under its id.
-	h.Set("ETag", `"`+a.ID+`"`)
-	http.ServeContent(w, r, "", a.CreatedAt, rd)
+	h.Set("Cache-Control", cacheControl)
+	h.Set("ETag", `"`+id+`"`)
+	http.ServeContent(w, r, "", modtime, rd)
 }
 
 // mayRead reports whether userID may download a: anyone who may read

@@ -1,7 +1,9 @@
 package gateway_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +104,41 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A thread of general, archived so the circle's view is as it was
+	// (threads_test.go).
+	thread, err := owner.CreateThread(ctx, general, "plans", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := owner.Send(ctx, thread.ID, "thread secret", ""); err != nil {
+		t.Fatal(err)
+	}
+	archived := true
+	if _, err := owner.EditThread(ctx, thread.ID, client.ThreadEdit{Archived: &archived}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A custom emoji of the circle (emoji_test.go).
+	secretEmoji, err := client.UploadEmoji(ctx, s.URL, ownerL.Token, priv.ID, "secret_emoji", "s.png", bytes.NewReader(pngImage(t, 8, 8)))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A bot in the circle with commands, so invoking them could reach
+	// it (bots_test.go).
+	botSecret, err := client.CreateBot(ctx, s.URL, ownerL.Token, "circlebot", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	botConn := s.Dial(&client.Login{User: botSecret.Bot.Ref(), Token: botSecret.Token})
+	if _, err := botConn.RegisterCommands(ctx, echoCommands); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.AddBot(ctx, priv.ID, botSecret.Bot.ID); err != nil {
+		t.Fatal(err)
+	}
+	botID := botSecret.Bot.ID
+
 	commands := []struct {
 		name  string
 		frame map[string]any
@@ -169,6 +206,29 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 		{"dm poll_create", map[string]any{"cmd": "poll_create", "stream": dm.ID, "question": "mine?", "options": []string{"yes", "no"}}},
 		{"dm poll_vote", map[string]any{"cmd": "poll_vote", "stream": dm.ID, "id": dmPoll.ID, "choices": []int{1}}},
 		{"dm poll_close", map[string]any{"cmd": "poll_close", "stream": dm.ID, "id": dmPoll.ID}},
+		{"circle_bot_add", map[string]any{"cmd": "circle_bot_add", "circle": priv.ID, "bot": botID}},
+		{"command_register", map[string]any{"cmd": "command_register", "commands": []models.Command{}}},
+		{"command_permissions", map[string]any{"cmd": "command_permissions", "circle": priv.ID, "bot": botID, "command": "echo", "roles": []string{role.ID}}},
+		{"command_list", map[string]any{"cmd": "command_list", "circle": priv.ID}},
+		{"command_invoke", map[string]any{"cmd": "command_invoke", "stream": general, "bot": botID, "command": "echo", "args": map[string]any{"text": "hi"}}},
+		{"dm command_list", map[string]any{"cmd": "command_list", "stream": dm.ID}},
+		{"dm command_invoke", map[string]any{"cmd": "command_invoke", "stream": dm.ID, "bot": botID, "command": "echo", "args": map[string]any{"text": "hi"}}},
+		{"thread_create", map[string]any{"cmd": "thread_create", "stream": general, "name": "mine"}},
+		{"thread_create from a message", map[string]any{"cmd": "thread_create", "stream": general, "name": "mine", "message": secret.ID}},
+		{"dm thread_create", map[string]any{"cmd": "thread_create", "stream": dm.ID, "name": "mine"}},
+		{"thread_edit", map[string]any{"cmd": "thread_edit", "thread": thread.ID, "name": "mine"}},
+		{"thread_edit archived", map[string]any{"cmd": "thread_edit", "thread": thread.ID, "archived": false}},
+		{"thread_edit locked", map[string]any{"cmd": "thread_edit", "thread": thread.ID, "locked": true}},
+		{"thread_delete", map[string]any{"cmd": "thread_delete", "thread": thread.ID}},
+		{"thread_list", map[string]any{"cmd": "thread_list", "stream": general}},
+		{"thread_list archived", map[string]any{"cmd": "thread_list", "stream": general, "archived": true}},
+		{"thread subscribe", map[string]any{"cmd": "subscribe", "stream": thread.ID, "since": 0}},
+		{"thread history", map[string]any{"cmd": "history", "stream": thread.ID}},
+		{"thread message_new", map[string]any{"cmd": "message_new", "stream": thread.ID, "content": "let me in"}},
+		{"emoji_list", map[string]any{"cmd": "emoji_list", "circle": priv.ID}},
+		{"emoji_rename", map[string]any{"cmd": "emoji_rename", "circle": priv.ID, "emoji": secretEmoji.ID, "name": "mine"}},
+		{"emoji_delete", map[string]any{"cmd": "emoji_delete", "circle": priv.ID, "emoji": secretEmoji.ID}},
+		{"message_react_add custom emoji", map[string]any{"cmd": "message_react_add", "stream": general, "id": secret.ID, "emoji": models.CustomReaction(secretEmoji.ID)}},
 	}
 	// What the set-up caused is behind them.
 	for _, c := range []*client.Client{stranger, former, kicked, banned} {
@@ -190,8 +250,20 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 	// Nothing leaked to them, nothing changed.
 	changes := []string{"message_new", "message_edit", "message_delete", "message_react_add", "message_react_remove", "stream_ack", "message_pin", "message_unpin"}
 	changes = append(changes, "typing", "circle_update", "member_update", "voice_user_joined", "poll_update")
+	changes = append(changes, "emoji_update")
+	changes = append(changes, "thread_create", "thread_update", "thread_delete", "message_thread")
 	for _, c := range []*client.Client{stranger, former, kicked, banned} {
 		oshitest.Quiet(t, c, 200*time.Millisecond, changes...)
+	}
+	// No invocation reached the bot: an interaction would be queued
+	// before the answer to a ping sent now.
+	if err := botConn.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for len(botConn.Events()) > 0 {
+		if ev := <-botConn.Events(); ev.Cmd == "interaction" {
+			t.Fatalf("the bot got %s", ev.Raw)
+		}
 	}
 	hist, err := owner.History(ctx, general, client.HistoryQuery{})
 	if err != nil || len(hist) != 3 || hist[0].Content != "secret" || hist[0].Deleted || hist[0].EditedAt != nil || len(hist[0].ReactionCounts) != 0 ||
@@ -222,6 +294,9 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 	if now == nil || now.Name != "Private" || now.OwnerID != ownerL.User.ID || len(now.Roles) != 2 || now.Roles[1].Name != "crew" || len(now.Streams) != 2 || now.Streams[0].Name != "general" {
 		t.Fatalf("circle after the refusals = %+v", now)
 	}
+	if emojis, err := owner.EmojiList(ctx, priv.ID); err != nil || len(emojis) != 1 || emojis[0].Name != "secret_emoji" {
+		t.Fatalf("emoji after the refusals = %v, %v", emojis, err)
+	}
 	again, err := owner.Request(ctx, map[string]any{"cmd": "member_list", "circle": priv.ID})
 	if err != nil {
 		t.Fatal(err)
@@ -229,12 +304,27 @@ func TestEveryCommandChecksAccess(t *testing.T) {
 	var members struct {
 		Members []models.MemberView `json:"members"`
 	}
-	if err := json.Unmarshal(again, &members); err != nil || len(members.Members) != 1 || members.Members[0].User.ID != owner.Ready().User.ID {
-		t.Fatalf("members after the refusals = %s (%v); want the owner alone", again, err)
+	if err := json.Unmarshal(again, &members); err != nil || len(members.Members) != 2 || !slices.ContainsFunc(members.Members, func(m models.MemberView) bool { return m.User.ID == owner.Ready().User.ID }) ||
+		!slices.ContainsFunc(members.Members, func(m models.MemberView) bool { return m.User.ID == botID }) {
+		t.Fatalf("members after the refusals = %s (%v); want the owner and the bot alone", again, err)
 	}
 	bans, err := owner.Request(ctx, map[string]any{"cmd": "ban_list", "circle": priv.ID})
 	if err != nil || !strings.Contains(string(bans), bannedL.User.ID) {
 		t.Fatalf("ban_list = %s, %v; want the banned member still banned", bans, err)
+	}
+	// The thread is as it was: archived, unlocked, named, one message;
+	// general's messages started no thread.
+	threads, _, err := owner.Threads(ctx, general, true, "", 0)
+	if err != nil || len(threads) != 1 || threads[0].Name != "plans" || !threads[0].Archived || threads[0].Locked {
+		t.Fatalf("threads after the refusals = %+v, %v", threads, err)
+	}
+	if th, err := owner.History(ctx, thread.ID, client.HistoryQuery{}); err != nil || len(th) != 1 {
+		t.Fatalf("thread history after the refusals = %v, %v", th, err)
+	}
+	for _, m := range hist {
+		if m.Thread != nil {
+			t.Fatalf("message %s started a thread: %+v", m.ID, m.Thread)
+		}
 	}
 }
 

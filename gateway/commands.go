@@ -112,6 +112,9 @@ type circleReply struct {
 }
 
 func (c *conn) cmdCircleCreate(ctx context.Context, req *request) error {
+	if c.user.Bot {
+		return errBotJoin // bots.go
+	}
 	circle, err := c.g.svc.Circles.Create(ctx, c.user, req.Name, models.Visibility(req.Visibility))
 	if err != nil {
 		return err
@@ -138,6 +141,9 @@ func (c *conn) cmdCircleList(ctx context.Context, req *request) error {
 }
 
 func (c *conn) cmdCircleJoin(ctx context.Context, req *request) error {
+	if c.user.Bot {
+		return errBotJoin // bots.go
+	}
 	var (
 		circle *models.Circle
 		err    error
@@ -216,6 +222,9 @@ func (c *conn) cmdDMOpen(ctx context.Context, req *request) error {
 
 func (c *conn) cmdMessageNew(ctx context.Context, req *request) error {
 	if err := required("stream", req.Stream); err != nil {
+		return err
+	}
+	if err := c.threadPost(ctx, req.Stream); err != nil { // threads.go
 		return err
 	}
 	h := hdr(req)

@@ -163,7 +163,8 @@ func (g *Gateway) refreshCircle(circleID string) {
 			continue
 		}
 		for _, id := range c.streamsOf(circleID) {
-			if !v.visible[id] && c.dropStream(id) {
+			// Archived threads are not in the view: threadVisible asks.
+			if !v.visible[id] && !g.threadVisible(ctx, circleID, c.user.ID, id) && c.dropStream(id) {
 				reason := "forbidden"
 				if !g.svc.Circles.HasStream(ctx, circleID, id) {
 					reason = "deleted"
@@ -320,6 +321,7 @@ func (c *conn) cmdStreamDelete(ctx context.Context, req *request) error {
 		return err
 	}
 	c.g.svc.Streams.Drop(st.ID)
+	c.g.svc.Streams.DropThreadsOf(st.ID) // threads.go: deleted with it
 	c.reply(struct {
 		header
 		Circle string `json:"circle"`

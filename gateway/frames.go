@@ -81,6 +81,16 @@ type request struct {
 	Action         string  `json:"action,omitempty"`
 	Until          *int64  `json:"until,omitempty"`
 
+	// Bots and slash commands (bots.go). Commands and Args are decoded
+	// by their handlers (the option values are typed per command).
+	Bot         string          `json:"bot,omitempty"`
+	Command     string          `json:"command,omitempty"`
+	Commands    json.RawMessage `json:"commands,omitempty"`
+	Roles       []string        `json:"roles,omitempty"`
+	Args        json.RawMessage `json:"args,omitempty"`
+	Interaction string          `json:"interaction,omitempty"`
+	Ephemeral   bool            `json:"ephemeral,omitempty"`
+
 	// Presence, typing and voice.
 	Status string          `json:"status,omitempty"`
 	Text   *string         `json:"text,omitempty"`
@@ -88,6 +98,13 @@ type request struct {
 	Muted  *bool           `json:"muted,omitempty"`
 	To     string          `json:"to,omitempty"`
 	Data   json.RawMessage `json:"data,omitempty"`
+
+	// Threads (threads.go): thread_create's starter message, and
+	// thread_edit's and thread_list's fields.
+	Thread   string `json:"thread,omitempty"`
+	Message  string `json:"message,omitempty"`
+	Archived *bool  `json:"archived,omitempty"`
+	Locked   *bool  `json:"locked,omitempty"`
 }
 
 // header starts every frame the server sends.
@@ -276,8 +293,9 @@ func MessageEvent(m *models.Message) []byte {
 }
 
 // ChangeEvent returns the event that announces a change to a stored
-// message: message_edit carries the message (reactions without "me",
-// which is per viewer), message_delete the tombstone's id and seq, and
+// message: message_edit and message_embeds carry the message
+// (reactions without "me", which is per viewer), message_delete the
+// tombstone's id and seq, and
 // message_react_add / message_react_remove the emoji, who changed it and
 // its new count, message_pin the message's id and seq and who pinned
 // it, message_unpin its id and seq, poll_update the message's id and its
@@ -290,12 +308,14 @@ func ChangeEvent(c *streams.Change) []byte {
 		return encode(pinEvent{Cmd: string(c.Kind), Stream: m.StreamID, ID: m.ID, Seq: m.Seq, By: &by})
 	case streams.Unpinned:
 		return encode(pinEvent{Cmd: string(c.Kind), Stream: m.StreamID, ID: m.ID, Seq: m.Seq})
-	case streams.Edited:
+	case streams.Edited, streams.EmbedsUpdated: // message_embeds: link embeds
 		return encode(messageEvent{Cmd: string(c.Kind), Stream: m.StreamID, Message: m.View("")})
 	case streams.Deleted:
 		return encode(deleteEvent{Cmd: string(c.Kind), Stream: m.StreamID, ID: m.ID, Seq: m.Seq})
 	case streams.PollUpdated:
 		return encode(pollEvent{Cmd: string(c.Kind), Stream: m.StreamID, ID: m.ID, Poll: m.Poll})
+	case streams.ThreadSet:
+		return encode(messageThreadEvent{Cmd: string(c.Kind), Stream: m.StreamID, ID: m.ID, Thread: m.Thread}) // threads.go
 	default:
 		return encode(reactEvent{Cmd: string(c.Kind), Stream: m.StreamID, ID: m.ID, Emoji: c.Emoji, User: c.User, Count: c.Count})
 	}

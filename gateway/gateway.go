@@ -86,6 +86,12 @@ type Config struct {
 	// parameters (text/plain, not text/plain; charset=utf-8); others get
 	// 415. Empty means DefaultAttachmentTypes.
 	AttachmentTypes []string
+	// EmojiMaxBytes is the largest image POST /api/circles/{circle}/emoji
+	// accepts (larger: 413); 0 means 256 KiB.
+	EmojiMaxBytes int64
+	// MaxBotsPerUser bounds the bots one user may own (POST /api/bots,
+	// bots.go); 0 means 10.
+	MaxBotsPerUser int
 	// Logger receives connection logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -151,6 +157,12 @@ func (c *Config) defaults() {
 	if len(c.AttachmentTypes) == 0 {
 		c.AttachmentTypes = DefaultAttachmentTypes
 	}
+	if c.EmojiMaxBytes == 0 {
+		c.EmojiMaxBytes = 256 << 10
+	}
+	if c.MaxBotsPerUser == 0 {
+		c.MaxBotsPerUser = 10
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -210,6 +222,10 @@ type Gateway struct {
 
 	voice    *voiceRegistry // voice sessions (voice.go)
 	presence *presenceHub   // who is online (presence.go)
+
+	// interactionSweep is when this node last deleted expired
+	// interactions, unix ns (bots.go).
+	interactionSweep atomic.Int64
 }
 
 // New returns a Gateway and starts its heartbeat loop; Close stops both.
@@ -248,6 +264,7 @@ func New(cfg Config, svc Services) *Gateway {
 				MaxCirclesPerUser:   circleLimits.MaxCircles,
 				MaxStreamsPerCircle: circleLimits.MaxStreams,
 				MaxRolesPerCircle:   circleLimits.MaxRoles,
+				MaxActiveThreads:    circleLimits.MaxActiveThreads,
 
 				MessagesPerMinute: cfg.RateMessagesPerMinute,
 				Burst:             cfg.RateBurst,
@@ -257,6 +274,10 @@ func New(cfg Config, svc Services) *Gateway {
 				TypingWindowMS:    cfg.RateTypingWindow.Milliseconds(),
 
 				MaxAttachmentBytes: cfg.AttachmentMaxBytes,
+
+				MaxEmojiBytes:     cfg.EmojiMaxBytes,
+				MaxEmojiPerCircle: circleLimits.MaxEmoji,
+				MaxEmojiSide:      MaxEmojiSide,
 			},
 			HeartbeatMS:     cfg.HeartbeatInterval.Milliseconds(),
 			AttachmentTypes: cfg.AttachmentTypes,
@@ -269,11 +290,14 @@ func New(cfg Config, svc Services) *Gateway {
 	g.mux.HandleFunc("POST /api/password", g.changePassword)
 	g.mux.HandleFunc("POST /api/attachments", g.uploadAttachment)
 	g.mux.HandleFunc("GET /api/attachments/{id}", g.downloadAttachment)
+	g.mux.HandleFunc("POST /api/circles/{circle}/emoji", g.uploadEmoji)
+	g.mux.HandleFunc("GET /api/emoji/{id}", g.downloadEmoji)
 	g.mux.HandleFunc("GET /healthz", g.healthz)
 	g.mux.HandleFunc("GET /readyz", g.readyz)
 	g.mux.HandleFunc("GET /api/stats", g.stats)
 	g.mux.HandleFunc("GET /ws", g.serveWS)
 	g.mux.Handle("POST /api/webhooks/{id}/{token}", newWebhookPoster(g))
+	g.routeBots() // bots.go
 	g.voice = newVoiceRegistry(g)
 	g.presence = newPresenceHub(g)
 	g.presence.start()
@@ -342,6 +366,12 @@ func (g *Gateway) ReceiveEvent(topic string, payload []byte) {
 	case rulesTopic:
 		g.svc.Circles.Forget(string(payload))
 		g.refreshCircle(string(payload))
+		return
+	case emojiTopic:
+		g.svc.Circles.Forget(string(payload))
+		return
+	case threadsTopic: // threads.go
+		g.svc.Circles.Forget(string(payload))
 		return
 	}
 	g.svc.Broker.Publish(topic, payload)

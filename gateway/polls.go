@@ -59,6 +59,9 @@ func (c *conn) cmdPollCreate(ctx context.Context, req *request) error {
 	if err := required("stream", req.Stream); err != nil {
 		return err
 	}
+	if err := c.threadPost(ctx, req.Stream); err != nil { // threads.go
+		return err
+	}
 	h := hdr(req)
 	spec := streams.PollSpec{Question: req.Question, Options: req.Options, Multi: req.Multi, Expires: req.Expires}
 	// As message_new: the reply is sent once the committer has stored

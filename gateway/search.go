@@ -60,10 +60,12 @@ func (c *conn) cmdMessagesSearch(ctx context.Context, req *request) error {
 		// View lists only the streams the user can view; of those, the
 		// text channels they may read.
 		for _, st := range view.Streams {
-			if st.Kind == models.Channel && st.Permissions != nil && st.Permissions.Has(models.ReadHistory) {
+			if (st.Kind == models.Channel || st.Kind == models.Thread) && st.Permissions != nil && st.Permissions.Has(models.ReadHistory) {
 				r.StreamIDs = append(r.StreamIDs, st.ID)
 			}
 		}
+		// The view lists active threads; archived ones are read too.
+		r.StreamIDs = append(r.StreamIDs, c.g.svc.Circles.ReadableThreads(ctx, req.Circle, c.user.ID)...) // threads.go
 	}
 	msgs, next, err := c.g.svc.Streams.Search(ctx, c.user.ID, r)
 	if err != nil {

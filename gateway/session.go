@@ -36,6 +36,9 @@ type Limits struct {
 	MaxCirclesPerUser   int `json:"max_circles_per_user"`
 	MaxStreamsPerCircle int `json:"max_streams_per_circle"`
 	MaxRolesPerCircle   int `json:"max_roles_per_circle"`
+	// MaxActiveThreads bounds the threads of one stream that are not
+	// archived (threads.go).
+	MaxActiveThreads int `json:"max_active_threads"`
 
 	// Rate limits per user (Config.RateMessagesPerMinute and the rest).
 	MessagesPerMinute int   `json:"messages_per_minute"`
@@ -48,6 +51,12 @@ type Limits struct {
 	// The largest file POST /api/attachments takes; the types it takes
 	// are handshakeVal.AttachmentTypes (limits hold numbers only).
 	MaxAttachmentBytes int64 `json:"max_attachment_bytes"`
+
+	// Custom emoji: the largest image, the most emoji of one circle, the
+	// largest width and height in pixels.
+	MaxEmojiBytes     int64 `json:"max_emoji_bytes"`
+	MaxEmojiPerCircle int   `json:"max_emoji_per_circle"`
+	MaxEmojiSide      int   `json:"max_emoji_side"`
 }
 
 type handshakeVal struct {

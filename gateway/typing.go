@@ -36,8 +36,8 @@ func (c *conn) cmdTyping(ctx context.Context, req *request) error {
 	if err != nil {
 		return fmt.Errorf("typing in %s: %w", req.Stream, err)
 	}
-	if st.Kind != models.Channel && st.Kind != models.DM {
-		return errCode(CodeBadRequest, "typing is only for channels and DMs")
+	if st.Kind != models.Channel && st.Kind != models.DM && st.Kind != models.Thread {
+		return errCode(CodeBadRequest, "typing is only for channels, threads and DMs")
 	}
 	me := c.user.Ref()
 	ms := TypingExpiry.Milliseconds()

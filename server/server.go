@@ -33,6 +33,7 @@ import (
 	"github.com/oshichat/oshi/store"
 	"github.com/oshichat/oshi/store/embedded"
 	"github.com/oshichat/oshi/streams"
+	"github.com/oshichat/oshi/unfurl"
 )
 
 // Version is the server version announced in the handshake.
@@ -71,6 +72,9 @@ type Config struct {
 	MaxCirclesPerUser   int `env:"OSHI_MAX_CIRCLES_PER_USER" envDefault:"100"`
 	MaxStreamsPerCircle int `env:"OSHI_MAX_STREAMS_PER_CIRCLE" envDefault:"200"`
 	MaxRolesPerCircle   int `env:"OSHI_MAX_ROLES_PER_CIRCLE" envDefault:"100"`
+	// MaxActiveThreads bounds the threads of one stream that are not
+	// archived (threads do not count as the circle's streams).
+	MaxActiveThreads int `env:"OSHI_MAX_ACTIVE_THREADS" envDefault:"1000"`
 	// Rate limits per user, per node, of sending, editing, deleting and
 	// reacting, and of typing on its own (gateway.Config tells the rules).
 	RateMessagesPerMinute int           `env:"OSHI_RATE_MESSAGES_PER_MINUTE" envDefault:"60"`
@@ -83,6 +87,12 @@ type Config struct {
 	// accepted (as detected from the bytes).
 	AttachmentMaxBytes int64    `env:"OSHI_ATTACHMENT_MAX_BYTES" envDefault:"8388608"`
 	AttachmentTypes    []string `env:"OSHI_ATTACHMENT_TYPES" envSeparator:"," envDefault:"image/png,image/jpeg,image/gif,image/webp,text/plain,application/pdf"`
+	// Custom emoji: the largest image in bytes, and the most emoji one
+	// circle may have.
+	MaxEmojiBytes     int64 `env:"OSHI_MAX_EMOJI_BYTES" envDefault:"262144"`
+	MaxEmojiPerCircle int   `env:"OSHI_MAX_EMOJI_PER_CIRCLE" envDefault:"50"`
+	// MaxBotsPerUser bounds the bot accounts one user may own.
+	MaxBotsPerUser int `env:"OSHI_MAX_BOTS_PER_USER" envDefault:"10"`
 	// TLSCert and TLSKey are PEM files; when both are set, Serve speaks
 	// HTTPS and WSS.
 	TLSCert string `env:"OSHI_TLS_CERT"`
@@ -95,6 +105,16 @@ type Config struct {
 	// clients send no Origin and are always allowed.
 	AllowedOrigins []string `env:"OSHI_ALLOWED_ORIGINS" envSeparator:","`
 	NodeName       string   `env:"OSHI_NODE_NAME"`
+	// Link embeds (package unfurl): when Embeds is on, the server fetches
+	// the first EmbedLinks http(s) links of each message it stores and
+	// stores their title, description and image on the message,
+	// announced with message_embeds. Each fetch takes at most
+	// EmbedTimeout and reads at most EmbedMaxBytes of the page, and
+	// connects only to public addresses.
+	Embeds        bool          `env:"OSHI_EMBEDS" envDefault:"false"`
+	EmbedTimeout  time.Duration `env:"OSHI_EMBED_TIMEOUT" envDefault:"5s"`
+	EmbedMaxBytes int64         `env:"OSHI_EMBED_MAX_BYTES" envDefault:"1048576"`
+	EmbedLinks    int           `env:"OSHI_EMBED_LINKS" envDefault:"3"`
 
 	// Logger receives the server's logs; nil means a logger on standard
 	// error at LogLevel in LogFormat.
@@ -104,6 +124,11 @@ type Config struct {
 	// PollMinExpiry is the shortest poll expiry poll_create accepts; 0
 	// means a minute. For tests.
 	PollMinExpiry time.Duration `env:"-"`
+	// EmbedFetcher, when set, configures the link embeds' fetcher in
+	// place of EmbedTimeout and EmbedMaxBytes (Embeds must still be on).
+	// For tests and embedders: its AllowPrivate, which lets the fetcher
+	// reach loopback and private addresses, is unsafe anywhere else.
+	EmbedFetcher *unfurl.Config `env:"-"`
 }
 
 // FromEnv reads the configuration from the environment. Errors name the
@@ -160,6 +185,7 @@ func (c Config) Validate() error {
 		{"OSHI_MAX_CIRCLES_PER_USER", c.MaxCirclesPerUser >= 0},
 		{"OSHI_MAX_STREAMS_PER_CIRCLE", c.MaxStreamsPerCircle >= 0},
 		{"OSHI_MAX_ROLES_PER_CIRCLE", c.MaxRolesPerCircle >= 0},
+		{"OSHI_MAX_ACTIVE_THREADS", c.MaxActiveThreads >= 0},
 		{"OSHI_RATE_MESSAGES_PER_MINUTE", c.RateMessagesPerMinute >= 0},
 		{"OSHI_RATE_BURST", c.RateBurst >= 0},
 		{"OSHI_RATE_BURST_WINDOW", c.RateBurstWindow >= 0},
@@ -167,6 +193,12 @@ func (c Config) Validate() error {
 		{"OSHI_RATE_TYPING_BURST", c.RateTypingBurst >= 0},
 		{"OSHI_RATE_TYPING_WINDOW", c.RateTypingWindow >= 0},
 		{"OSHI_ATTACHMENT_MAX_BYTES", c.AttachmentMaxBytes >= 0},
+		{"OSHI_EMBED_TIMEOUT", c.EmbedTimeout >= 0},
+		{"OSHI_EMBED_MAX_BYTES", c.EmbedMaxBytes >= 0},
+		{"OSHI_EMBED_LINKS", c.EmbedLinks >= 0},
+		{"OSHI_MAX_EMOJI_BYTES", c.MaxEmojiBytes >= 0},
+		{"OSHI_MAX_EMOJI_PER_CIRCLE", c.MaxEmojiPerCircle >= 0},
+		{"OSHI_MAX_BOTS_PER_USER", c.MaxBotsPerUser >= 0},
 	}
 	for _, p := range positive {
 		if !p.ok {
@@ -326,6 +358,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		MaxCircles: cfg.MaxCirclesPerUser,
 		MaxStreams: cfg.MaxStreamsPerCircle,
 		MaxRoles:   cfg.MaxRolesPerCircle,
+		MaxEmoji:   cfg.MaxEmojiPerCircle,
+
+		MaxActiveThreads: cfg.MaxActiveThreads,
 	})
 	s.streams = streams.NewService(st, s.circles, streams.Config{
 		MaxMessageLength: cfg.MaxMessageLength,
@@ -336,6 +371,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Logger:           s.log,
 		OnBatch:          s.metrics.ObserveBatch,
 		PollMinExpiry:    cfg.PollMinExpiry,
+		Embeds:           embedsConfig(cfg),
 	})
 	s.gateway = gateway.New(gateway.Config{
 		Version:           Version,
@@ -361,6 +397,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 		AttachmentMaxBytes: cfg.AttachmentMaxBytes,
 		AttachmentTypes:    cfg.AttachmentTypes,
+		EmojiMaxBytes:      cfg.MaxEmojiBytes,
+		MaxBotsPerUser:     cfg.MaxBotsPerUser,
 	}, gateway.Services{Store: st, Auth: authSvc, Circles: s.circles, Streams: s.streams, Broker: s.broker, Peers: peers, Hooks: cfg.Hooks})
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.Handler())
