@@ -21,13 +21,17 @@ type SearchQuery struct {
 	Cursor string
 	// Limit bounds the page (at most 50); 0 means the server's default, 25.
 	Limit int
+	// Sort is "newest" (the default when empty) or "relevance": the
+	// server's newest 500 matches, best first.
+	Sort string
 }
 
-// Search finds messages by words, newest first. next is the cursor of
+// Search finds messages by words, newest first unless q.Sort says
+// otherwise. next is the cursor of
 // the following page, "" when there is none.
 func (c *Client) Search(ctx context.Context, q SearchQuery) (results []*models.Message, next string, err error) {
 	frame := map[string]any{"cmd": "messages_search", "query": q.Query}
-	for k, v := range map[string]string{"circle": q.Circle, "stream": q.Stream, "cursor": q.Cursor} {
+	for k, v := range map[string]string{"circle": q.Circle, "stream": q.Stream, "cursor": q.Cursor, "sort": q.Sort} {
 		if v != "" {
 			frame[k] = v
 		}

@@ -45,6 +45,7 @@ type request struct {
 	Around     string `json:"around,omitempty"`
 	At         *int64 `json:"at,omitempty"`
 	Query      string `json:"query,omitempty"`
+	Sort       string `json:"sort,omitempty"` // messages_search
 
 	// Attachments of message_new: ids of uploaded files.
 	Attachments []string `json:"attachments,omitempty"`

@@ -28,6 +28,7 @@ func init() {
 		{streams.ErrInvalidQuery, CodeInvalidQuery},
 		{streams.ErrInvalidCursor, CodeInvalidCursor},
 		{streams.ErrBadLimit, CodeBadRequest},
+		{streams.ErrInvalidSort, CodeBadRequest},
 	}...)
 }
 
@@ -41,7 +42,7 @@ func (c *conn) cmdMessagesSearch(ctx context.Context, req *request) error {
 	if (req.Circle == "") == (req.Stream == "") {
 		return errCode(CodeBadRequest, "give either circle or stream")
 	}
-	r := streams.SearchRequest{Query: req.Query, Cursor: req.Cursor, Limit: req.Limit}
+	r := streams.SearchRequest{Query: req.Query, Cursor: req.Cursor, Limit: req.Limit, Sort: req.Sort}
 	// A bad query is refused the same way whatever the scope.
 	if err := r.Validate(); err != nil {
 		return err

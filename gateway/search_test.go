@@ -114,6 +114,9 @@ func TestSearchRefusals(t *testing.T) {
 		{"both circle and stream", w.bob, map[string]any{"circle": w.circle, "stream": w.general, "query": "hello"}, "bad_request"},
 		{"neither circle nor stream", w.bob, map[string]any{"query": "hello"}, "bad_request"},
 		{"query not a string", w.bob, map[string]any{"circle": w.circle, "query": 5}, "bad_request"},
+		{"unknown sort", w.bob, map[string]any{"circle": w.circle, "query": "hello", "sort": "oldest"}, "bad_request"},
+		{"relevance with a newest cursor", w.bob, map[string]any{"circle": w.circle, "query": "hello", "sort": "relevance", "cursor": uuid.NewString()}, "invalid_cursor"},
+		{"newest with a relevance cursor", w.bob, map[string]any{"circle": w.circle, "query": "hello", "cursor": "r5." + uuid.NewString()}, "invalid_cursor"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.frame["cmd"] = "messages_search"
@@ -458,5 +461,51 @@ func TestHistoryAt(t *testing.T) {
 			}
 			wantCode(t, err, tc.code)
 		})
+	}
+}
+
+// TestSearchRelevance pages through a relevance search: best first, then
+// newest first among equals, every match once, and a better match posted
+// while paging does not shift the pages (it is in the next search).
+func TestSearchRelevance(t *testing.T) {
+	ctx := ctxT(t)
+	w := newSearchWorld(t, ctx)
+	// Oldest first; the wanted order is by kind of match, not by age.
+	posts := []string{
+		"the deploy is done", // whole word, short
+		"redeployment later", // inside a word
+		"deploying now",      // start of a word
+		"deploy deploy",      // whole word, repeated
+		"the deploy " + strings.Repeat("and more ", 60), // whole word, long
+		"hay",
+	}
+	for _, p := range posts {
+		send(t, ctx, w.alice, w.general, p)
+	}
+	// The long one mentions "deploy" in passing: the length factor puts
+	// it after the short "deploying now".
+	want := []string{posts[3], posts[0], posts[2], posts[4], posts[1]}
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		page, next, err := w.bob.Search(ctx, client.SearchQuery{Circle: w.circle, Query: "Deploy", Sort: "relevance", Cursor: cursor, Limit: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, contents(page)...)
+		if pages == 0 {
+			send(t, ctx, w.alice, w.general, "deploy") // a good match, posted after the first page
+		}
+		if next == "" || pages > len(want) {
+			break
+		}
+		cursor = next
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("relevance pages gave %q, want %q", got, want)
+	}
+	page, _, err := w.bob.Search(ctx, client.SearchQuery{Circle: w.circle, Query: "deploy", Sort: "relevance", Limit: 2})
+	if want := []string{"deploy deploy", "deploy"}; err != nil || !slices.Equal(contents(page), want) {
+		t.Fatalf("a new search = %q, %v; want %q (the match posted while paging, second)", contents(page), err, want)
 	}
 }

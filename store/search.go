@@ -24,6 +24,9 @@ type SearchQuery struct {
 	Words     []string
 	// Before, when not empty, keeps only messages whose id is lower.
 	Before string
+	// Through, when not empty, keeps only messages whose id is lower or
+	// equal.
+	Through string
 	// Limit bounds the results; 0 means no bound.
 	Limit int
 }
@@ -55,6 +58,9 @@ func (m *Mongo) SearchMessages(ctx context.Context, q SearchQuery) ([]*models.Me
 	}
 	if q.Before != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: q.Before}}})
+	}
+	if q.Through != "" {
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lte", Value: q.Through}}})
 	}
 	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: -1}})
 	if q.Limit > 0 {

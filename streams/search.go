@@ -30,6 +30,7 @@ var (
 	ErrInvalidQuery  = errors.New("query must be 1-200 characters of text holding 1-10 words")
 	ErrInvalidCursor = errors.New("cursor must be the next value of an earlier search")
 	ErrBadLimit      = errors.New("limit must not be negative")
+	ErrInvalidSort   = errors.New(`sort must be "newest" or "relevance"`)
 )
 
 // SearchRequest is a search over some streams.
@@ -46,6 +47,8 @@ type SearchRequest struct {
 	// Limit is the page size, clamped to MaxSearchPage; 0 means
 	// DefaultSearchPage.
 	Limit int
+	// Sort is SortNewest (the default when empty) or SortRelevance.
+	Sort string
 }
 
 // Validate checks the query, cursor and limit without looking at the
@@ -59,8 +62,17 @@ func (r SearchRequest) parse() (words []string, limit int, err error) {
 	if words, err = SearchWords(r.Query); err != nil {
 		return nil, 0, err
 	}
-	if r.Cursor != "" && !validCursor(r.Cursor) {
-		return nil, 0, ErrInvalidCursor
+	switch r.Sort {
+	case "", SortNewest:
+		if r.Cursor != "" && !validCursor(r.Cursor) {
+			return nil, 0, ErrInvalidCursor
+		}
+	case SortRelevance:
+		if _, ok := parseRankCursor(r.Cursor); r.Cursor != "" && !ok {
+			return nil, 0, ErrInvalidCursor
+		}
+	default:
+		return nil, 0, ErrInvalidSort
 	}
 	switch {
 	case r.Limit < 0:
@@ -105,8 +117,9 @@ func validCursor(c string) bool {
 }
 
 // Search returns the messages of r's streams whose content holds every
-// word of r.Query, newest first, with the cursor of the next page ("" at
-// the end). Deleted messages never match. It refuses the whole search
+// word of r.Query, newest first or, with SortRelevance, the newest
+// MaxRankedMatches of them best first (see relevance), with the cursor
+// of the next page ("" at the end). Deleted messages never match. It refuses the whole search
 // with the stream's error when the user may not read one of the streams
 // (ErrNotFound, ErrForbidden, ErrNotText for a stream without messages);
 // no streams is an empty result.
@@ -120,6 +133,9 @@ func (s *Service) Search(ctx context.Context, userID string, r SearchRequest) ([
 			return nil, "", err
 		}
 	}
+	if r.Sort == SortRelevance {
+		return s.searchRanked(ctx, r.StreamIDs, words, r.Cursor, limit)
+	}
 	// One more than the page tells whether another page follows.
 	msgs, err := s.store.SearchMessages(ctx, store.SearchQuery{StreamIDs: r.StreamIDs, Words: words, Before: r.Cursor, Limit: limit + 1})
 	if err != nil {
@@ -131,4 +147,33 @@ func (s *Service) Search(ctx context.Context, userID string, r SearchRequest) ([
 		next = msgs[limit-1].ID
 	}
 	return msgs, next, nil
+}
+
+// searchRanked is Search by relevance: it ranks the newest
+// MaxRankedMatches matches (up to the cursor's Through, so later posts do
+// not shift the pages) and returns the page at the cursor's offset. The
+// ranking is made again for each page from the current contents: an edit
+// or delete between pages may move a result by a place.
+func (s *Service) searchRanked(ctx context.Context, streamIDs, words []string, cursor string, limit int) ([]*models.Message, string, error) {
+	c, _ := parseRankCursor(cursor) // parse has checked it
+	msgs, err := s.store.SearchMessages(ctx, store.SearchQuery{StreamIDs: streamIDs, Words: words, Through: c.through, Limit: MaxRankedMatches})
+	if err != nil {
+		return nil, "", fmt.Errorf("search: %w", err)
+	}
+	if len(msgs) == 0 {
+		return nil, "", nil
+	}
+	if c.through == "" {
+		c.through = msgs[0].ID // newest first
+	}
+	rank(msgs, words)
+	if c.offset >= len(msgs) {
+		return nil, "", nil
+	}
+	page := msgs[c.offset:min(c.offset+limit, len(msgs))]
+	var next string
+	if end := c.offset + len(page); end < len(msgs) {
+		next = rankCursor{offset: end, through: c.through}.String()
+	}
+	return page, next, nil
 }

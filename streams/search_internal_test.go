@@ -2,9 +2,12 @@ package streams
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/oshichat/oshi/models"
 )
 
 func TestSearchWords(t *testing.T) {
@@ -59,6 +62,15 @@ func TestSearchRequestParse(t *testing.T) {
 		{"cursor upper case", SearchRequest{Query: "x", Cursor: strings.ToUpper(id)}, 0, ErrInvalidCursor},
 		{"cursor without dashes", SearchRequest{Query: "x", Cursor: strings.ReplaceAll(id, "-", "")}, 0, ErrInvalidCursor},
 		{"bad query first", SearchRequest{Query: "", Cursor: "page-2"}, 0, ErrInvalidQuery},
+		{"unknown sort", SearchRequest{Query: "x", Sort: "oldest"}, 0, ErrInvalidSort},
+		{"relevance", SearchRequest{Query: "x", Sort: SortRelevance}, DefaultSearchPage, nil},
+		{"relevance cursor", SearchRequest{Query: "x", Sort: SortRelevance, Cursor: "r25." + id}, DefaultSearchPage, nil},
+		{"relevance with a newest cursor", SearchRequest{Query: "x", Sort: SortRelevance, Cursor: id}, 0, ErrInvalidCursor},
+		{"newest with a relevance cursor", SearchRequest{Query: "x", Cursor: "r25." + id}, 0, ErrInvalidCursor},
+		{"relevance cursor at 0", SearchRequest{Query: "x", Sort: SortRelevance, Cursor: "r0." + id}, 0, ErrInvalidCursor},
+		{"relevance cursor past the ranked", SearchRequest{Query: "x", Sort: SortRelevance, Cursor: "r500." + id}, 0, ErrInvalidCursor},
+		{"relevance cursor with a sign", SearchRequest{Query: "x", Sort: SortRelevance, Cursor: "r+5." + id}, 0, ErrInvalidCursor},
+		{"relevance cursor without an id", SearchRequest{Query: "x", Sort: SortRelevance, Cursor: "r5."}, 0, ErrInvalidCursor},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, limit, err := tc.r.parse()
@@ -98,4 +110,56 @@ func TestWindow(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRelevanceOrder(t *testing.T) {
+	// Each case lists contents best first, as rank must order them.
+	for _, tc := range []struct {
+		name  string
+		words []string
+		best  []string
+	}{
+		{"whole word beats prefix beats inside", []string{"log"},
+			[]string{"the log is full", "login failed", "a catalog"}},
+		{"repeats count, a little", []string{"deploy"},
+			[]string{"deploy deploy deploy now", "deploy now please"}},
+		{"phrase beats scattered words", []string{"build", "failed"},
+			[]string{"the build failed again", "failed: the build of v2"}},
+		{"short beats long", []string{"outage"},
+			[]string{"outage", "outage " + strings.Repeat("and lots of other words ", 40)}},
+		{"any case, unicode letters", []string{"STRASSE"},
+			[]string{"die strasse", "hauptstrasse"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var msgs []*models.Message
+			// Ids newest first in the reverse of the wanted order, so
+			// the tie-break (newest first) alone would get it wrong.
+			for i, c := range slices.Backward(tc.best) {
+				msgs = append(msgs, &models.Message{ID: fmt.Sprintf("id-%02d", len(tc.best)-i), Content: c})
+			}
+			rank(msgs, tc.words)
+			for i, m := range msgs {
+				if m.Content != tc.best[i] {
+					t.Fatalf("rank = %q, want %q", contentsOf(msgs), tc.best)
+				}
+			}
+		})
+	}
+	if got := relevance("nothing here", []string{"absent"}); got != 0 {
+		t.Fatalf("relevance of a missing word = %v, want 0", got)
+	}
+	// Equal scores: newest first.
+	msgs := []*models.Message{{ID: "a", Content: "same"}, {ID: "c", Content: "same"}, {ID: "b", Content: "same"}}
+	rank(msgs, []string{"same"})
+	if got := []string{msgs[0].ID, msgs[1].ID, msgs[2].ID}; !slices.Equal(got, []string{"c", "b", "a"}) {
+		t.Fatalf("ties ranked %v, want newest first [c b a]", got)
+	}
+}
+
+func contentsOf(msgs []*models.Message) []string {
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.Content)
+	}
+	return out
 }
