@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ var (
 	ErrThreadExists   = errors.New("that message already started a thread")
 	ErrThreadLocked   = errors.New("this thread is locked: only members with manage_threads may post in it or change it")
 	ErrInvalidStarter = errors.New("message must name a message of the parent stream that is not deleted")
+	ErrThreadCursor   = errors.New("cursor must be the next value of an earlier thread_list")
 )
 
 // MaxThreadPage bounds one thread_list page.
@@ -400,9 +402,20 @@ func (s *Service) Threads(ctx context.Context, userID, parentID string, archived
 	slices.SortFunc(all, func(a, b *models.Stream) int {
 		return cmp.Or(at(b).Compare(at(a)), strings.Compare(b.ID, a.ID))
 	})
+	// The cursor is the sort key of the last thread sent, so a page goes
+	// on after it even when that thread has since been archived, brought
+	// back or deleted.
 	i := 0
 	if cursor != "" {
-		i = slices.IndexFunc(all, func(th *models.Stream) bool { return th.ID == cursor }) + 1
+		ms, id, ok := strings.Cut(cursor, ".")
+		n, err := strconv.ParseInt(ms, 10, 64)
+		if !ok || err != nil || id == "" || strconv.FormatInt(n, 10) != ms {
+			return nil, "", ErrThreadCursor
+		}
+		after := time.UnixMilli(n)
+		i, _ = slices.BinarySearchFunc(all, after, func(th *models.Stream, _ time.Time) int {
+			return cmp.Or(after.Compare(at(th)), strings.Compare(id, th.ID), -1)
+		})
 	}
 	now := s.now()
 	page = []models.Stream{}
@@ -412,7 +425,8 @@ func (s *Service) Threads(ctx context.Context, userID, parentID string, archived
 		}
 	}
 	if i < len(all) && len(page) > 0 {
-		next = page[len(page)-1].ID
+		last := all[i-1]
+		next = fmt.Sprintf("%d.%s", at(last).UnixMilli(), last.ID)
 	}
 	return page, next, nil
 }

@@ -898,9 +898,18 @@ func (c *conn) cmdInteractionRespond(ctx context.Context, req *request) error {
 	if err := c.takeInteraction(ctx, in.ID); err != nil {
 		return err
 	}
-	d := streams.Draft{Content: req.Content, Interaction: &models.InteractionRef{ID: in.ID, Command: in.Command, User: in.User}}
+	// The interaction's id is the message's nonce: a retry after a
+	// failure whose message was stored after all gets that message back
+	// instead of posting twice.
+	d := streams.Draft{Content: req.Content, Nonce: in.ID, Interaction: &models.InteractionRef{ID: in.ID, Command: in.Command, User: in.User}}
 	err = c.g.svc.Streams.SubmitDraft(ctx, c.user, in.StreamID, d, func(m *models.Message, err error) {
 		if err != nil {
+			// Not stored (or not known to be): the bot may answer again.
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if perr := c.g.svc.Store.PutInteraction(rctx, in); perr != nil {
+				c.g.log.Warn("restore interaction", "interaction", in.ID, "err", perr)
+			}
 			c.fail(h, "interaction_respond", err)
 			return
 		}

@@ -30,6 +30,7 @@ func init() {
 		{circles.ErrThreadExists, CodeThreadExists},
 		{circles.ErrThreadLocked, CodeThreadLocked},
 		{circles.ErrInvalidStarter, CodeInvalidStarter},
+		{circles.ErrThreadCursor, CodeInvalidCursor},
 	}...)
 	// Starting a thread stores a stream and announces it to the circle:
 	// it counts as a message does.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -744,4 +745,50 @@ func TestThreadFrames(t *testing.T) {
 	a.send("cmd", "thread_delete", "thread", th)
 	a.until("thread_delete", false)
 	b.untilAll("thread_delete", "unsubscribed", "message_thread")
+}
+
+// TestThreadListPaging pages through thread_list two at a time, newest
+// first: every active thread once, even when the last one of a page is
+// archived before the next page is asked for; a cursor the server did
+// not send is refused.
+func TestThreadListPaging(t *testing.T) {
+	ctx := ctxT(t)
+	k := newCommunity(t, ctx, models.ManageThreads)
+	var want []string // newest first
+	for i := range 5 {
+		th, err := k.owner.CreateThread(ctx, k.general, fmt.Sprint("topic ", i), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append([]string{th.ID}, want...)
+	}
+	var got []string
+	cursor := ""
+	for page := 0; page < 10; page++ {
+		list, next, err := k.plain.Threads(ctx, k.general, false, cursor, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, th := range list {
+			got = append(got, th.ID)
+		}
+		if page == 0 {
+			yes := true
+			if _, err := k.owner.EditThread(ctx, list[len(list)-1].ID, client.ThreadEdit{Archived: &yes}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("pages gave %q, want %q", got, want)
+	}
+	for _, bad := range []string{"nope", "12.", ".id", "+5.x", want[0]} {
+		if _, _, err := k.plain.Threads(ctx, k.general, false, bad, 2); errorCode(err) != "invalid_cursor" {
+			t.Errorf("cursor %q: %v, want invalid_cursor", bad, err)
+		}
+	}
 }
