@@ -271,12 +271,12 @@ var batchPool = sync.Pool{New: func() any { return new([]byte) }}
 // asked for batching, one message with the frames separated by newlines.
 // Each message is one write to the socket.
 func (c *conn) write(frames [][]byte) error {
-	if len(frames) == 1 {
-		return c.ws.Write(noDeadline, websocket.MessageText, frames[0])
-	}
-	if !c.batch.Load() {
-		// One message per frame, but one system call for them all.
-		c.nc.cork()
+	// The socket is corked for every write: the library writes a frame
+	// in pieces through a tiny buffer (see corkWriter.Hijack), and
+	// several frames to a client without batching are still one message
+	// each but one system call for them all.
+	c.nc.cork()
+	if len(frames) == 1 || !c.batch.Load() {
 		for _, f := range frames {
 			if err := c.ws.Write(noDeadline, websocket.MessageText, f); err != nil {
 				_ = c.nc.uncork()
@@ -294,6 +294,9 @@ func (c *conn) write(frames [][]byte) error {
 		buf = append(buf, f...)
 	}
 	err := c.ws.Write(noDeadline, websocket.MessageText, buf)
+	if uerr := c.nc.uncork(); err == nil {
+		err = uerr
+	}
 	if cap(buf) <= 256<<10 {
 		*bp = buf
 		batchPool.Put(bp)

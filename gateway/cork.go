@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -89,8 +91,28 @@ func (w *corkWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.conn = &corkConn{Conn: nc}
-	// The upgrade's answer has been flushed: the buffer is empty, and
-	// from now on writes reach the network through the corkConn.
-	brw.Writer.Reset(w.conn)
-	return w.conn, brw, nil
+	// net/http's 4 KiB buffers would stay with the connection for its
+	// whole life, most of an idle connection's memory. Writes need no
+	// buffer of their own: the writer corks every write (see
+	// conn.write), so the library's small pieces are gathered in a
+	// pooled buffer and sent with one system call. Reads take a 1 KiB
+	// buffer, enough for a client's commands; a larger message is read
+	// straight into the library's own buffer.
+	r := brw.Reader
+	if n := r.Buffered(); n <= readBufferSize {
+		// Bytes the client sent after its upgrade request are carried
+		// over into the new buffer (the library keeps what is buffered).
+		early, _ := r.Peek(n)
+		r = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(early)), nc), readBufferSize)
+		if _, err := r.Peek(n); err != nil {
+			return nil, nil, err
+		}
+	}
+	return w.conn, bufio.NewReadWriter(r, bufio.NewWriterSize(w.conn, writeBufferSize)), nil
 }
+
+// Buffer sizes of a connection's reads and writes (see Hijack).
+const (
+	readBufferSize  = 1 << 10
+	writeBufferSize = 16 // bufio's least
+)
