@@ -251,12 +251,14 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// noDeadline is the context of the writer's writes. A write is not tied
-// to c.ctx: with a context that can end, the WebSocket library arms and
-// disarms a watcher on every write (9 % of the server's CPU at 100 000
-// frames a second). A write to a peer that stopped reading is still
-// ended: closing the connection (a missed heartbeat, a slow consumer)
-// closes the socket after closeGrace, which fails the write.
+// noDeadline is the context of the socket's reads and writes. They are
+// not tied to c.ctx: with a context that can end, the WebSocket library
+// arms and disarms a watcher on every write (9 % of the server's CPU at
+// 100 000 frames a second) and keeps one armed for every connection
+// parked in a read. A read or write on a peer that stopped answering is
+// still ended: closing the connection (a missed heartbeat, a slow
+// consumer, shutdown) closes the socket after closeGrace, which fails
+// both.
 var noDeadline = context.Background()
 
 // maxBatchFrames bounds the frames taken from the queue, and so joined
@@ -314,7 +316,7 @@ func (c *conn) readLoop() error {
 	})
 	defer authTimer.Stop()
 	for {
-		typ, data, err := c.ws.Read(c.ctx)
+		typ, data, err := c.ws.Read(noDeadline) // ended by closing the socket, as writes are
 		if err != nil {
 			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
 				c.close(websocket.StatusMessageTooBig, "frame too big")
