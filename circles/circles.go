@@ -316,7 +316,7 @@ func (s *Service) join(ctx context.Context, user *models.User, c *models.Circle,
 		return nil, fmt.Errorf("join circle: %w", err)
 	}
 	s.remember(c.ID, user.ID, true)
-	s.Forget(c.ID)
+	s.patchMember(c.ID, user.ID, m)
 	return s.View(ctx, c.ID, user.ID)
 }
 
@@ -336,7 +336,7 @@ func (s *Service) Leave(ctx context.Context, userID, circleID string) (*models.C
 		return nil, fmt.Errorf("leave circle: %w", err)
 	}
 	s.remember(circleID, userID, false)
-	s.Forget(circleID)
+	s.patchMember(circleID, userID, nil)
 	return c, nil
 }
 

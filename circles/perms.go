@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -107,6 +108,40 @@ func (s *Service) Forget(circleID string) {
 	s.cache.mu.Lock()
 	delete(s.cache.m, circleID)
 	s.cache.mu.Unlock()
+}
+
+// patchMember updates the cached rules of a circle for a member who
+// joined (m) or left (m nil) through this node, instead of forgetting
+// them: joins are the most frequent change, and reloading a circle's
+// rules reads its roles, members and streams, which the embedded store
+// answers by reading those whole collections. Rules still loading are
+// forgotten instead, as they may or may not hold the change. Other nodes
+// forget their copy (membersTopic).
+func (s *Service) patchMember(circleID, userID string, m *models.Member) {
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	e, ok := s.cache.m[circleID]
+	if !ok {
+		return
+	}
+	select {
+	case <-e.ready:
+	default:
+		delete(s.cache.m, circleID)
+		return
+	}
+	if e.err != nil {
+		delete(s.cache.m, circleID)
+		return
+	}
+	r := *e.r // a loaded rules is never modified: change a copy
+	r.members = maps.Clone(e.r.members)
+	if m != nil {
+		r.members[userID] = m
+	} else {
+		delete(r.members, userID)
+	}
+	s.cache.m[circleID] = &rulesEntry{ready: e.ready, r: &r, loaded: e.loaded}
 }
 
 func (s *Service) loadRules(ctx context.Context, circleID string) (*rules, error) {

@@ -145,3 +145,54 @@ func TestRoleSpec(t *testing.T) {
 }
 
 func errorIs(err, target error) bool { return errors.Is(err, target) }
+
+// TestPatchMember checks that a join or leave through this node changes
+// a copy of the cached rules (readers of the old copy see it unchanged),
+// and that rules still loading are forgotten rather than patched.
+func TestPatchMember(t *testing.T) {
+	const circle = "c"
+	loaded := func() *rulesEntry {
+		ready := make(chan struct{})
+		close(ready)
+		return &rulesEntry{ready: ready, loaded: time.Now(), r: &rules{
+			circle:  &models.Circle{ID: circle, OwnerID: "owner"},
+			roles:   map[string]*models.Role{circle: {ID: circle, Permissions: models.DefaultPermissions}},
+			members: map[string]*models.Member{"owner": {UserID: "owner"}, "old": {UserID: "old"}},
+			streams: map[string]*models.Stream{"general": {ID: "general"}},
+		}}
+	}
+	s := &Service{cache: rulesCache{m: map[string]*rulesEntry{}}}
+	now := time.Now()
+
+	before := loaded()
+	s.cache.m[circle] = before
+	s.patchMember(circle, "new", &models.Member{UserID: "new"})
+	s.patchMember(circle, "old", nil)
+	after := s.cache.m[circle].r
+	for _, tc := range []struct {
+		name string
+		r    *rules
+		user string
+		want models.Permission
+	}{
+		{"joined member, patched rules", after, "new", models.DefaultPermissions},
+		{"left member, patched rules", after, "old", 0},
+		{"joined member, old rules", before.r, "new", 0},
+		{"left member, old rules", before.r, "old", models.DefaultPermissions},
+	} {
+		if got := tc.r.perms(tc.user, "general", now); got != tc.want {
+			t.Errorf("%s: perms = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+
+	loading := &rulesEntry{ready: make(chan struct{}), loaded: now}
+	s.cache.m[circle] = loading
+	s.patchMember(circle, "new", &models.Member{UserID: "new"})
+	if _, ok := s.cache.m[circle]; ok {
+		t.Error("rules still loading were patched; want them forgotten")
+	}
+	s.patchMember("elsewhere", "new", &models.Member{UserID: "new"}) // nothing cached: nothing to do
+	if len(s.cache.m) != 0 {
+		t.Errorf("cache holds %d entries, want none", len(s.cache.m))
+	}
+}
