@@ -60,6 +60,10 @@ type WebhookPost struct {
 	Content   string `json:"content"`
 	Username  string `json:"username,omitempty"`
 	AvatarURL string `json:"avatar_url,omitempty"`
+	// Nonce, when set, makes the post idempotent: posting again with the
+	// same nonce returns the message already stored instead of a second
+	// one, so a post can be retried after a timeout.
+	Nonce string `json:"nonce,omitempty"`
 }
 
 // PostWebhook posts through a webhook over HTTP, with no connection or

@@ -335,6 +335,9 @@ type webhookPost struct {
 	Content   string `json:"content"`
 	Username  string `json:"username"`
 	AvatarURL string `json:"avatar_url"`
+	// Nonce makes a retried post return the message already stored, as
+	// message_new's does (unique per webhook and stream).
+	Nonce string `json:"nonce"`
 }
 
 type posted struct {
@@ -376,7 +379,7 @@ func (p *webhookPoster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = json.Unmarshal(body, &post)
 	}
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, CodeMalformedBody, "body must be a JSON object with string fields content, username and avatar_url")
+		writeError(w, http.StatusUnprocessableEntity, CodeMalformedBody, "body must be a JSON object with string fields content, username, avatar_url and nonce")
 		return
 	}
 	username := hook.Name
@@ -393,7 +396,7 @@ func (p *webhookPoster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	done := make(chan posted, 1)
 	author := models.UserRef{ID: hook.ID, Username: username}
-	draft := streams.Draft{Content: post.Content, Webhook: &models.WebhookRef{ID: hook.ID, AvatarURL: post.AvatarURL}}
+	draft := streams.Draft{Content: post.Content, Nonce: post.Nonce, Webhook: &models.WebhookRef{ID: hook.ID, AvatarURL: post.AvatarURL}}
 	err = g.svc.Streams.SubmitAs(ctx, author, hook.StreamID, draft, func(m *models.Message, err error) {
 		done <- posted{m, err}
 	})

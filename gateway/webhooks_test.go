@@ -359,6 +359,36 @@ func TestWebhookPost(t *testing.T) {
 	}
 }
 
+// TestWebhookPostNonce retries a post with the same nonce: the same
+// message comes back and only one is stored; another nonce posts again.
+func TestWebhookPostNonce(t *testing.T) {
+	ctx := ctxT(t)
+	k := newCommunity(t, ctx, models.ManageStreams)
+	hook := mustWebhook(t, ctx, k.mod, k.general, "Deploys")
+	before := whMessages(t, k.s, k.general)
+	post := client.WebhookPost{Content: "deploy 7 done", Nonce: "deploy-7"}
+	first, err := client.PostWebhook(ctx, k.s.URL, hook.Path, post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := client.PostWebhook(ctx, k.s.URL, hook.Path, post)
+	if err != nil || again.ID != first.ID || again.Seq != first.Seq {
+		t.Fatalf("retry = %+v, %v; want message %s again", again, err, first.ID)
+	}
+	post.Nonce = "deploy-8"
+	other, err := client.PostWebhook(ctx, k.s.URL, hook.Path, post)
+	if err != nil || other.ID == first.ID {
+		t.Fatalf("another nonce = %+v, %v; want a new message", other, err)
+	}
+	if n := whMessages(t, k.s, k.general) - before; n != 2 {
+		t.Fatalf("%d messages stored, want 2", n)
+	}
+	post.Nonce = strings.Repeat("n", 65)
+	if _, err := client.PostWebhook(ctx, k.s.URL, hook.Path, post); errorCode(err) != "invalid_nonce" {
+		t.Fatalf("a 65-byte nonce: %v, want invalid_nonce", err)
+	}
+}
+
 func jsonEqual(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
