@@ -146,24 +146,28 @@ func (g *Gateway) owner(w http.ResponseWriter, r *http.Request) (*models.User, b
 	return user, true
 }
 
-// ownedBot reads the bot {id} of the request's path; a bot that is not
-// the owner's is not found.
-func (g *Gateway) ownedBot(w http.ResponseWriter, r *http.Request, owner *models.User) (*models.Bot, bool) {
+// ownedBot authenticates the request's owner and reads the bot {id} of
+// its path; a bot that is not the owner's is not found.
+func (g *Gateway) ownedBot(w http.ResponseWriter, r *http.Request) (*models.User, *models.Bot, bool) {
+	owner, ok := g.owner(w, r)
+	if !ok {
+		return nil, nil, false
+	}
 	id := r.PathValue("id")
 	if id == "" || len(id) > 64 {
 		writeError(w, http.StatusNotFound, CodeBotNotFound, errBotNotFound.Error())
-		return nil, false
+		return nil, nil, false
 	}
 	b, err := g.svc.Store.Bot(r.Context(), id)
 	switch {
 	case errors.Is(err, store.ErrNotFound) || err == nil && b.OwnerID != owner.ID:
 		writeError(w, http.StatusNotFound, CodeBotNotFound, errBotNotFound.Error())
-		return nil, false
+		return nil, nil, false
 	case err != nil:
 		g.httpFailure(w, "bots", err)
-		return nil, false
+		return nil, nil, false
 	}
-	return b, true
+	return owner, b, true
 }
 
 func (g *Gateway) createBot(w http.ResponseWriter, r *http.Request) {
@@ -232,11 +236,7 @@ func (g *Gateway) listBots(w http.ResponseWriter, r *http.Request) {
 // bot is revoked, its connections on every node close with 4004, and a
 // new token is issued.
 func (g *Gateway) rotateBotToken(w http.ResponseWriter, r *http.Request) {
-	owner, ok := g.owner(w, r)
-	if !ok {
-		return
-	}
-	b, ok := g.ownedBot(w, r, owner)
+	_, b, ok := g.ownedBot(w, r)
 	if !ok {
 		return
 	}
@@ -258,11 +258,7 @@ func (g *Gateway) rotateBotToken(w http.ResponseWriter, r *http.Request) {
 // (members get member_remove), its tokens are revoked and its
 // connections closed, and its account is deleted. Its messages stay.
 func (g *Gateway) deleteBot(w http.ResponseWriter, r *http.Request) {
-	owner, ok := g.owner(w, r)
-	if !ok {
-		return
-	}
-	b, ok := g.ownedBot(w, r, owner)
+	owner, b, ok := g.ownedBot(w, r)
 	if !ok {
 		return
 	}
