@@ -212,50 +212,14 @@ func OptionValue(typ string, v any) (any, bool) {
 		s, ok := v.(string)
 		return s, ok && utf8.ValidString(s)
 	case OptionInteger:
-		var f float64
-		switch n := v.(type) {
-		case json.Number:
-			i, err := n.Int64()
-			if err != nil {
-				return nil, false
-			}
-			f = float64(i)
-		case float64:
-			f = n
-		case int64:
-			f = float64(n)
-		case int32:
-			f = float64(n)
-		case int:
-			f = float64(n)
-		default:
-			return nil, false
-		}
-		if f != math.Trunc(f) || math.Abs(f) > MaxSafeInteger {
+		f, ok := asFloat(v, true)
+		if !ok || f != math.Trunc(f) || math.Abs(f) > MaxSafeInteger {
 			return nil, false
 		}
 		return int64(f), true
 	case OptionNumber:
-		var f float64
-		switch n := v.(type) {
-		case json.Number:
-			x, err := n.Float64()
-			if err != nil {
-				return nil, false
-			}
-			f = x
-		case float64:
-			f = n
-		case int64:
-			f = float64(n)
-		case int32:
-			f = float64(n)
-		case int:
-			f = float64(n)
-		default:
-			return nil, false
-		}
-		if math.IsInf(f, 0) || math.IsNaN(f) {
+		f, ok := asFloat(v, false)
+		if !ok || math.IsInf(f, 0) || math.IsNaN(f) {
 			return nil, false
 		}
 		return f, true
@@ -304,4 +268,28 @@ type InteractionRef struct {
 	ID      string  `bson:"id" json:"id"`
 	Command string  `bson:"command" json:"command"`
 	User    UserRef `bson:"user" json:"user"`
+}
+
+// asFloat reads a decoded JSON number (json.Number, float64) or a Go
+// integer as a float64. With integer, a json.Number must be written as
+// an integer (no fraction, no exponent).
+func asFloat(v any, integer bool) (float64, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		if integer {
+			i, err := n.Int64()
+			return float64(i), err == nil
+		}
+		f, err := n.Float64()
+		return f, err == nil
+	case float64:
+		return n, true
+	case int64:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	}
+	return 0, false
 }
