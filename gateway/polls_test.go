@@ -359,7 +359,9 @@ func TestPollExpiry(t *testing.T) {
 }
 
 // TestPollExpiryAfterRestart: the node that would close a poll stops
-// before its expiry; the first vote after it closes the poll.
+// before its expiry, and no node finds the poll among the open polls
+// (its record is removed, as for a poll stored before they were
+// recorded); the first vote after the expiry closes the poll.
 func TestPollExpiryAfterRestart(t *testing.T) {
 	ctx := ctxT(t)
 	s := oshitest.NewServer(t, server.Config{PollMinExpiry: time.Second})
@@ -374,6 +376,10 @@ func TestPollExpiryAfterRestart(t *testing.T) {
 	poll, err := a.CreatePoll(ctx, dm.ID, client.PollSpec{Question: "Later?", Options: []string{"yes", "no"}, Expires: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
+	}
+	open := s.Srv.Store().Database().Collection(store.OpenPollsCollection)
+	if res, err := open.DeleteOne(ctx, bson.D{{Key: "_id", Value: poll.ID}}); err != nil || res.DeletedCount != 1 {
+		t.Fatalf("remove the poll's open-poll record: %+v, %v", res, err)
 	}
 	s.Restart()
 	waitPast(t, poll.Poll.ExpiresAt)

@@ -111,6 +111,9 @@ func (m *Mongo) DeleteStream(ctx context.Context, id string) error {
 	if _, err := m.streams.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
 		return wrap("delete stream", err)
 	}
+	if err := m.deleteStreamPolls(ctx, id); err != nil { // before its messages, which name the polls
+		return err
+	}
 	byStream := bson.D{{Key: "stream_id", Value: id}}
 	if _, err := m.messages.DeleteMany(ctx, byStream); err != nil {
 		return wrap("delete stream's messages", err)

@@ -165,7 +165,8 @@ func (m *Mongo) EnsureIndexes(ctx context.Context) error {
 	// itself on the first upload) are made now, so that they exist when
 	// the embedded store's _id lookups are indexed (embedded.IndexIDs).
 	for _, name := range []string{AttachmentsBucket + ".chunks", ReadStatesCollection, DMListsCollection,
-		EmojiSetsCollection, EmojiBucket + ".files", EmojiBucket + ".chunks"} {
+		EmojiSetsCollection, EmojiBucket + ".files", EmojiBucket + ".chunks",
+		OpenPollsCollection} {
 		if err := m.db.CreateCollection(ctx, name); err != nil && !isNamespaceExists(err) {
 			return fmt.Errorf("create collection %s: %w", name, classify(err))
 		}

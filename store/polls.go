@@ -118,7 +118,7 @@ func (m *Mongo) ClaimOpenPoll(ctx context.Context, messageID string, now, until 
 	if err != nil {
 		return false, wrap("claim open poll", err)
 	}
-	return res.ModifiedCount == 1, nil
+	return res.MatchedCount == 1, nil
 }
 
 // DeletePollVotes implements Store.

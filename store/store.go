@@ -172,6 +172,18 @@ type Store interface {
 	// it returns the message as updated. The caller serializes the
 	// changes to one poll.
 	UpdatePoll(ctx context.Context, messageID string, inc map[int]int, closed bool) (*models.Message, error)
+	// DeletePollVotes removes every vote on the poll of a message (its
+	// message is deleted).
+	DeletePollVotes(ctx context.Context, messageID string) error
+	// PutOpenPoll records a poll not closed yet (an upsert by its message
+	// id); DeleteOpenPoll removes the record (a missing one is not an
+	// error); OpenPolls lists them all. ClaimOpenPoll claims a poll's
+	// closing for this node until until, when no claim holds at now; it
+	// reports false when another node holds one or the record is gone.
+	PutOpenPoll(ctx context.Context, p *OpenPoll) error
+	DeleteOpenPoll(ctx context.Context, messageID string) error
+	OpenPolls(ctx context.Context) ([]*OpenPoll, error)
+	ClaimOpenPoll(ctx context.Context, messageID string, now, until time.Time) (bool, error)
 
 	// SetEmbeds replaces the link embeds of a message (none clears
 	// them), by _id, and returns the message as updated. The caller
@@ -243,7 +255,8 @@ type Store interface {
 	// UpdateStreamInfo stores a stream's name, topic, position and
 	// overwrites (nothing else) by _id; ErrNotFound when there is none.
 	UpdateStreamInfo(ctx context.Context, s *models.Stream) error
-	// DeleteStream removes a stream, its messages and its read states.
+	// DeleteStream removes a stream, its messages and its read states,
+	// and its polls' votes and open-poll records.
 	DeleteStream(ctx context.Context, id string) error
 
 	// InvitesOf lists a circle's invites, oldest first.

@@ -185,6 +185,9 @@ func (s *Service) Delete(ctx context.Context, user *models.User, streamID, msgID
 			// A tombstone is not pinned: it frees its place among the pins.
 			s.removePin(ctx, m.StreamID, m.ID)
 		}
+		if m.Poll != nil {
+			s.dropPoll(ctx, m.ID) // its votes and open-poll record (polls.go)
+		}
 		return &Change{Kind: Deleted, Message: updated, User: user.Ref()}, nil
 	})
 }

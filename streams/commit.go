@@ -36,6 +36,9 @@ type Draft struct {
 	// Interaction, when set, marks a bot's answer to a slash command
 	// (gateway's interaction_respond).
 	Interaction *models.InteractionRef
+	// id, when set, is the message's id: CreatePoll chooses it to record
+	// the open poll before the message is stored.
+	id string
 }
 
 // Submit validates a message from user to a stream and queues it for
@@ -107,7 +110,10 @@ func (s *Service) submit(ctx context.Context, st *state, author models.UserRef, 
 			return err
 		}
 	}
-	id := newID()
+	id := d.id
+	if id == "" {
+		id = newID()
+	}
 	nonce := d.Nonce
 	if nonce == "" {
 		nonce = id

@@ -78,27 +78,57 @@ func (s *Service) newPoll(spec PollSpec) (*models.Poll, error) {
 // CreatePoll posts a poll to a stream where user may send messages: a
 // message whose content is the question and whose poll holds the
 // options, posted and delivered like any other (see SubmitDraft; done
-// is called the same way). Once stored, the poll is queued to be closed
-// at its expiry by this node (pollLoop).
+// is called the same way).
+//
+// The poll is recorded in the store's open polls before its message is
+// queued, so no stored poll lacks its record, whatever stops when: the
+// nodes' sweeps (pollLoop) find every open poll there and close it at
+// its expiry. A record whose message was never stored (the post failed,
+// or a retried nonce answered with the earlier poll) is removed by this
+// node at once or, when a sweep had queued it already, at its expiry by
+// the node that finds no open poll for it.
 func (s *Service) CreatePoll(ctx context.Context, user *models.User, streamID string, spec PollSpec, nonce string, done func(*models.Message, error)) error {
 	poll, err := s.newPoll(spec)
 	if err != nil {
 		return err
 	}
-	return s.SubmitDraft(ctx, user, streamID, Draft{Content: poll.Question, Nonce: nonce, Poll: poll}, func(m *models.Message, err error) {
-		if err == nil && m.Poll != nil && !m.Poll.Closed {
+	// Refusals are answered before anything is written.
+	if _, err := s.text(ctx, user.ID, streamID, models.SendMessages); err != nil {
+		return err
+	}
+	id := newID()
+	if err := s.store.PutOpenPoll(ctx, &store.OpenPoll{MessageID: id, StreamID: streamID, ExpiresAt: poll.ExpiresAt}); err != nil {
+		return fmt.Errorf("create poll: %w", err)
+	}
+	err = s.SubmitDraft(ctx, user, streamID, Draft{Content: poll.Question, Nonce: nonce, Poll: poll, id: id}, func(m *models.Message, err error) {
+		// done runs in the committer and must not block: the store work
+		// is left to pollLoop.
+		switch {
+		case err != nil || m.ID != id:
+			s.schedulePoll(streamID, id, time.Time{}) // no such poll: its record goes now
+			if err == nil && m.Poll != nil && !m.Poll.Closed {
+				s.schedulePoll(m.StreamID, m.ID, m.Poll.ExpiresAt)
+			}
+		case m.Poll != nil && !m.Poll.Closed:
 			s.schedulePoll(m.StreamID, m.ID, m.Poll.ExpiresAt)
 		}
 		done(m, err)
 	})
+	if err != nil {
+		if derr := s.store.DeleteOpenPoll(context.WithoutCancel(ctx), id); derr != nil {
+			s.log.Warn("remove the record of a poll not posted", "stream", streamID, "message", id, "err", derr)
+		}
+		return err
+	}
+	return nil
 }
 
 // Vote replaces user's vote on the poll of message msgID with choices
 // (option ids); no choices withdraws it. The user needs SendMessages in
 // the stream (a timed-out member cannot vote). It returns the message as
 // updated and the user's choices, sorted. A poll found past its expiry
-// (its node stopped before closing it) is closed now, announced, and
-// the vote refused with ErrPollClosed.
+// (a vote came before any node's timer closed it) is closed now,
+// announced, and the vote refused with ErrPollClosed.
 func (s *Service) Vote(ctx context.Context, user *models.User, streamID, msgID string, choices []int) (*models.Message, []int, error) {
 	mine := slices.Clone(choices)
 	slices.Sort(mine)
@@ -193,13 +223,35 @@ func (s *Service) ClosePoll(ctx context.Context, user *models.User, streamID, ms
 	})
 }
 
-// closePoll closes m's poll; it runs under the stream's change lock.
+// closePoll closes m's poll and removes its open-poll record; it runs
+// under the stream's change lock. The poll is closed first: a record
+// left behind (the removal failed) is removed by a later sweep, which
+// finds the poll closed.
 func (s *Service) closePoll(ctx context.Context, m *models.Message, by models.UserRef) (*Change, error) {
 	updated, err := s.store.UpdatePoll(ctx, m.ID, nil, true)
 	if err != nil {
 		return nil, fmt.Errorf("close poll: %w", err)
 	}
+	s.dropOpenPoll(ctx, m.ID)
 	return &Change{Kind: PollUpdated, Message: updated, User: by}, nil
+}
+
+// dropOpenPoll removes the open-poll record of a message; a failure is
+// only logged (a sweep removes the record later).
+func (s *Service) dropOpenPoll(ctx context.Context, msgID string) {
+	if err := s.store.DeleteOpenPoll(context.WithoutCancel(ctx), msgID); err != nil {
+		s.log.Warn("remove open poll record", "message", msgID, "err", err)
+	}
+}
+
+// dropPoll removes what was kept beside the poll of a deleted message:
+// its votes and its open-poll record. Failures are only logged, as the
+// message is deleted already.
+func (s *Service) dropPoll(ctx context.Context, msgID string) {
+	if err := s.store.DeletePollVotes(context.WithoutCancel(ctx), msgID); err != nil {
+		s.log.Warn("delete poll votes", "message", msgID, "err", err)
+	}
+	s.dropOpenPoll(ctx, msgID)
 }
 
 // pollTimer is a poll waiting for its expiry.
@@ -222,10 +274,21 @@ func (q *pollQueue) Pop() any {
 	return x
 }
 
-// schedulePoll queues a poll to be closed at its expiry. It never
-// blocks (it runs in the committer's done callbacks).
+// pollClaim is how long a node's claim to close a poll holds
+// (ClaimOpenPoll): another node retries a poll left open after it (the
+// claiming node stopped) on a sweep after the claim lapses.
+const pollClaim = time.Minute
+
+// schedulePoll queues a poll to be closed at its expiry, unless it is
+// queued already. It never blocks (it runs in the committer's done
+// callbacks).
 func (s *Service) schedulePoll(streamID, msgID string, at time.Time) {
 	s.pollMu.Lock()
+	if _, ok := s.pollIDs[msgID]; ok {
+		s.pollMu.Unlock()
+		return
+	}
+	s.pollIDs[msgID] = struct{}{}
 	heap.Push(&s.polls, pollTimer{at: at, stream: streamID, message: msgID})
 	s.pollMu.Unlock()
 	select {
@@ -234,12 +297,18 @@ func (s *Service) schedulePoll(streamID, msgID string, at time.Time) {
 	}
 }
 
-// pollLoop closes the polls created on this node at their expiry, one
-// after the other, until the service stops. The queue lives in memory:
-// polls whose node stopped before their expiry are closed by the first
-// vote after it (Vote), on any node.
+// pollLoop closes polls at their expiry, one after the other, until the
+// service stops. The queue lives in memory; it is filled with the polls
+// created on this node and, at start and every PollSweepInterval, with
+// every open poll of the store (sweepPolls), so the polls of a node
+// that stopped are closed by the others within a sweep interval of
+// their expiry. Every node queues every open poll: the first to claim
+// it in the store closes it (expirePoll), the others find it closed.
 func (s *Service) pollLoop() {
 	defer close(s.pollsDone)
+	s.sweepPolls()
+	sweep := time.NewTicker(s.cfg.PollSweepInterval)
+	defer sweep.Stop()
 	for {
 		now := s.now()
 		var due []pollTimer
@@ -254,13 +323,25 @@ func (s *Service) pollLoop() {
 		s.pollMu.Unlock()
 		if len(due) > 0 {
 			for _, p := range due {
+				select {
+				case <-s.stop:
+					return
+				default:
+				}
 				s.expirePoll(p)
+				// Unmarked once handled: a poll left open (an error, a
+				// claim held elsewhere) is queued again by a sweep.
+				s.pollMu.Lock()
+				delete(s.pollIDs, p.message)
+				s.pollMu.Unlock()
 			}
 			continue
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
+		case <-sweep.C:
+			s.sweepPolls()
 		case <-s.pollWake:
 		case <-s.stop:
 			t.Stop()
@@ -270,24 +351,63 @@ func (s *Service) pollLoop() {
 	}
 }
 
-// expirePoll closes one poll at its expiry and announces it.
+// sweepPolls queues every open poll of the store this node has not
+// queued. The open polls are read whole: the collection holds only the
+// polls not closed yet, so it stays small, and on the embedded store a
+// filter on anything but _id would read all of it anyway.
+func (s *Service) sweepPolls() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	open, err := s.store.OpenPolls(ctx)
+	if err != nil {
+		s.log.Warn("read open polls", "err", err)
+		return
+	}
+	for _, p := range open {
+		s.schedulePoll(p.StreamID, p.MessageID, p.ExpiresAt)
+	}
+}
+
+// expirePoll closes one poll at its expiry and announces it, when this
+// node wins the claim to close it. It removes the open-poll record of a
+// poll found closed, of a message deleted or never stored, and of a
+// deleted stream. A poll found not yet expired (another node's clock)
+// is left for a later sweep.
 func (s *Service) expirePoll(p pollTimer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, err := s.load(ctx, p.stream)
 	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrNotFound) {
+			s.dropOpenPoll(ctx, p.message)
+		} else {
 			s.log.Warn("close poll at expiry", "stream", p.stream, "message", p.message, "err", err)
 		}
 		return
 	}
 	_, err = s.changeIn(ctx, st, p.stream, p.message, func(_ *state, m *models.Message) (*Change, error) {
-		if m.Poll == nil || m.Poll.Closed {
+		now := s.now()
+		switch {
+		case m.Poll == nil || m.Poll.Closed:
+			s.dropOpenPoll(ctx, m.ID)
 			return nil, nil
+		case !m.Poll.Expired(now):
+			return nil, nil
+		}
+		// Every node queues every open poll: one claims it, and only it
+		// closes and announces. (On the embedded store, whose updates
+		// read then write, two nodes at the same instant may both win;
+		// the second close then announces the same closed poll again.)
+		ok, err := s.store.ClaimOpenPoll(ctx, m.ID, now, now.Add(pollClaim))
+		if err != nil || !ok {
+			return nil, err
 		}
 		return s.closePoll(ctx, m, models.UserRef{})
 	})
-	if err != nil && !errors.Is(err, ErrMessageNotFound) {
+	switch {
+	case errors.Is(err, ErrMessageNotFound):
+		s.dropOpenPoll(ctx, p.message)
+	case err != nil:
 		s.log.Warn("close poll at expiry", "stream", p.stream, "message", p.message, "err", err)
 	}
 }

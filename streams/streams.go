@@ -101,6 +101,10 @@ type Config struct {
 	// PollMinExpiry is the shortest poll a poll_create may ask for; 0
 	// means a minute. Tests lower it to see polls expire.
 	PollMinExpiry time.Duration
+	// PollSweepInterval is how often the node reads the open polls of
+	// every node to close those past their expiry whose own node stopped
+	// (polls.go); 0 means 30s. It is also read once at start.
+	PollSweepInterval time.Duration
 	// Embeds, when its Fetch is set, unfurls the links of the messages
 	// this node stores (link embeds, embeds.go).
 	Embeds EmbedsConfig
@@ -131,9 +135,10 @@ type Service struct {
 	mentionsDone chan struct{}        // mentionLoop ended
 
 	pollMu    sync.Mutex
-	polls     pollQueue     // polls created here, to close at expiry; see pollLoop
-	pollWake  chan struct{} // a poll was queued
-	pollsDone chan struct{} // pollLoop ended
+	polls     pollQueue           // open polls to close at expiry; see pollLoop
+	pollWake  chan struct{}       // a poll was queued
+	pollIDs   map[string]struct{} // message ids in polls, so a sweep queues each once
+	pollsDone chan struct{}       // pollLoop ended
 
 	embedder *embedder // link embeds (embeds.go); nil when off
 }
@@ -186,6 +191,9 @@ func NewService(st store.Store, circles Circles, cfg Config) *Service {
 	if cfg.PollMinExpiry <= 0 {
 		cfg.PollMinExpiry = time.Minute
 	}
+	if cfg.PollSweepInterval <= 0 {
+		cfg.PollSweepInterval = 30 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -206,6 +214,7 @@ func NewService(st store.Store, circles Circles, cfg Config) *Service {
 		mentionsDone: make(chan struct{}),
 
 		pollWake:  make(chan struct{}, 1),
+		pollIDs:   make(map[string]struct{}),
 		pollsDone: make(chan struct{}),
 	}
 	s.embedder = s.startEmbeds(cfg.Embeds)
