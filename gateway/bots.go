@@ -738,7 +738,7 @@ func (c *conn) resolveArg(ctx context.Context, st *models.Stream, o models.Comma
 			}
 			return nil, fmt.Errorf("must be %s %s", article, o.Type)
 		}
-		if s, isString := val.(string); isString && (utf8.RuneCountInString(s) > models.MaxStringArg || !validArgText(s)) {
+		if s, isString := val.(string); isString && (utf8.RuneCountInString(s) > models.MaxStringArg || !models.ValidText(s)) {
 			return nil, fmt.Errorf("must be at most %d characters without control characters", models.MaxStringArg)
 		}
 		if len(o.Choices) > 0 && !slices.ContainsFunc(o.Choices, func(ch models.CommandChoice) bool { return ch.Value == val }) {
@@ -806,20 +806,6 @@ func (c *conn) resolveArg(ctx context.Context, st *models.Stream, o models.Comma
 	}
 }
 
-// validArgText reports whether s is valid UTF-8 without control
-// characters other than tab and newline.
-func validArgText(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 {
-			return false
-		}
-	}
-	return true
-}
-
 // userOnline reports whether a user has a connection on any node (an
 // invisible user counts: invisibility hides presence, not the
 // connection).
@@ -869,7 +855,7 @@ func (c *conn) cmdInteractionRespond(ctx context.Context, req *request) error {
 		return streams.ErrEmptyContent
 	case n > c.g.cfg.MaxMessageLength:
 		return streams.ErrTooLong
-	case !validArgText(req.Content):
+	case !models.ValidText(req.Content):
 		return streams.ErrInvalidContent
 	}
 	h := hdr(req)

@@ -29,6 +29,21 @@ func ValidName(name string) (string, bool) {
 	return name, true
 }
 
+// ValidText reports whether s is valid UTF-8 without control characters
+// other than newline and tab: the rule for message content and other
+// free text.
+func ValidText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Visibility says who may find and join a circle.
 type Visibility string
 

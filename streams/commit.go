@@ -196,9 +196,9 @@ func (s *Service) validate(content, nonce string) error {
 		return ErrEmptyContent
 	case utf8.RuneCountInString(content) > s.cfg.MaxMessageLength:
 		return ErrTooLong
-	case !validText(content):
+	case !models.ValidText(content):
 		return ErrInvalidContent
-	case len(nonce) > 64 || !validText(nonce):
+	case len(nonce) > 64 || !models.ValidText(nonce):
 		return ErrInvalidNonce
 	}
 	return nil

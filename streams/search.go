@@ -91,7 +91,7 @@ func (r SearchRequest) parse() (words []string, limit int, err error) {
 // MaxSearchQuery characters, not valid text, or of more than
 // MaxSearchWords words.
 func SearchWords(query string) ([]string, error) {
-	if utf8.RuneCountInString(query) > MaxSearchQuery || !validText(query) {
+	if utf8.RuneCountInString(query) > MaxSearchQuery || !models.ValidText(query) {
 		return nil, ErrInvalidQuery
 	}
 	var words []string

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -385,20 +384,6 @@ func (s *Service) Current(st *models.Stream) {
 	state.mu.Lock()
 	st.LastSeq = max(st.LastSeq, state.lastSeq)
 	state.mu.Unlock()
-}
-
-// validText rejects invalid UTF-8 and control characters other than
-// newline and tab.
-func validText(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0 {
-			return false
-		}
-	}
-	return true
 }
 
 // dmNamespace makes DM stream ids: the same two people always get the
