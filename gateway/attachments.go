@@ -104,7 +104,7 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // body whose part "file" is stored, 201 with the models.Attachment.
 func (g *Gateway) uploadAttachment(w http.ResponseWriter, r *http.Request) {
 	user := g.authenticate(w, r, "upload attachment")
-	if user == nil {
+	if user == nil || !g.allowUpload(w, user) { // uploads.go
 		return
 	}
 	max := g.cfg.AttachmentMaxBytes
@@ -380,6 +380,10 @@ func (g *Gateway) claimAttachments(ctx context.Context, userID, streamID, nonce 
 		}
 		if isFresh {
 			fresh = append(fresh, id)
+		}
+		if g.uploadExpired(a) { // uploads.go
+			g.releaseAttachments(fresh, claim)
+			return nil, "", nil, g.errUploadExpired(id)
 		}
 		files = append(files, a.Attachment)
 	}

@@ -188,7 +188,7 @@ func (g *Gateway) writeEmojiError(w http.ResponseWriter, err error) {
 // with image.DecodeConfig.
 func (g *Gateway) uploadEmoji(w http.ResponseWriter, r *http.Request) {
 	user := g.authenticate(w, r, "upload emoji")
-	if user == nil {
+	if user == nil || !g.allowUpload(w, user) { // uploads.go
 		return
 	}
 	ctx := r.Context()

@@ -78,6 +78,20 @@ type Config struct {
 	// 10 in 10s.
 	RateTypingBurst  int
 	RateTypingWindow time.Duration
+	// RateUploadsPerMinute, RateUploadBurst and RateUploadWindow limit
+	// the uploads (POST /api/attachments and POST
+	// /api/circles/{circle}/emoji together) of one user on this gateway:
+	// at most RateUploadBurst in any RateUploadWindow and
+	// RateUploadsPerMinute in any 60 s, no cooldown. A refused upload is
+	// answered 429 rate_limited with Retry-After before its body is read
+	// (uploads.go). Defaults: 20 a minute, 5 in 10s.
+	RateUploadsPerMinute int
+	RateUploadBurst      int
+	RateUploadWindow     time.Duration
+	// AttachmentGrace is how long an upload may stay used by no stored
+	// message: past it, message_new may no longer name it and a periodic
+	// sweep deletes it (uploads.go); 0 means 24h.
+	AttachmentGrace time.Duration
 	// AttachmentMaxBytes is the largest file POST /api/attachments
 	// accepts (larger: 413); 0 means 8 MiB.
 	AttachmentMaxBytes int64
@@ -154,6 +168,18 @@ func (c *Config) defaults() {
 	if c.AttachmentMaxBytes == 0 {
 		c.AttachmentMaxBytes = 8 << 20
 	}
+	if c.RateUploadsPerMinute == 0 {
+		c.RateUploadsPerMinute = 20
+	}
+	if c.RateUploadBurst == 0 {
+		c.RateUploadBurst = 5
+	}
+	if c.RateUploadWindow == 0 {
+		c.RateUploadWindow = 10 * time.Second
+	}
+	if c.AttachmentGrace == 0 {
+		c.AttachmentGrace = 24 * time.Hour
+	}
 	if len(c.AttachmentTypes) == 0 {
 		c.AttachmentTypes = DefaultAttachmentTypes
 	}
@@ -226,6 +252,11 @@ type Gateway struct {
 	// interactionSweep is when this node last deleted expired
 	// interactions, unix ns (bots.go).
 	interactionSweep atomic.Int64
+
+	// sweepDone is closed when the sweep of unattached uploads ends
+	// (uploads.go); swept counts the files it deleted.
+	sweepDone chan struct{}
+	swept     atomic.Uint64
 }
 
 // New returns a Gateway and starts its heartbeat loop; Close stops both.
@@ -273,6 +304,11 @@ func New(cfg Config, svc Services) *Gateway {
 				TypingBurst:       cfg.RateTypingBurst,
 				TypingWindowMS:    cfg.RateTypingWindow.Milliseconds(),
 
+				UploadsPerMinute:  cfg.RateUploadsPerMinute,
+				UploadBurst:       cfg.RateUploadBurst,
+				UploadWindowMS:    cfg.RateUploadWindow.Milliseconds(),
+				AttachmentGraceMS: cfg.AttachmentGrace.Milliseconds(),
+
 				MaxAttachmentBytes: cfg.AttachmentMaxBytes,
 
 				MaxEmojiBytes:     cfg.EmojiMaxBytes,
@@ -301,6 +337,7 @@ func New(cfg Config, svc Services) *Gateway {
 	g.voice = newVoiceRegistry(g)
 	g.presence = newPresenceHub(g)
 	g.presence.start()
+	g.startSweep() // uploads.go
 	go g.heartbeat()
 	return g
 }
@@ -409,6 +446,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	go func() {
 		g.wg.Wait()
 		<-g.done
+		<-g.sweepDone
 		close(waited)
 	}()
 	select {
@@ -681,8 +719,12 @@ type Counts struct {
 	// LoginThrottled counts password checks refused with
 	// too_many_attempts (HTTP login, WebSocket auth, password change).
 	LoginThrottled uint64
-	// RateLimited counts requests refused with rate_limit.
+	// RateLimited counts requests refused with rate_limit, and uploads
+	// refused with 429 rate_limited (uploads.go).
 	RateLimited uint64
+	// AttachmentsSwept counts the unattached uploads the sweep deleted
+	// (uploads.go).
+	AttachmentsSwept uint64
 }
 
 // Counts returns the gateway's counters. It is cheap: one lock, no
@@ -697,6 +739,7 @@ func (g *Gateway) Counts() Counts {
 		SlowConsumerCloses: g.slowClosed.Load(),
 		LoginThrottled:     g.throttled.Load(),
 		RateLimited:        g.rate.refused.Load(),
+		AttachmentsSwept:   g.swept.Load(),
 	}
 }
 

@@ -26,6 +26,7 @@ const (
 	messageBucket bucket = iota // sending, editing, deleting, reacting, polls
 	typingBucket                // typing indicators: frequent, cheap, never stored
 	signalBucket                // voice signals: bursts of ICE candidates
+	uploadBucket                // HTTP uploads: attachments, custom emoji (uploads.go)
 	numBuckets
 )
 
@@ -77,6 +78,11 @@ func newRateLimits(cfg *Config, now func() time.Time) *rateLimits {
 	r.buckets[typingBucket] = newLimiter(rateLimit{
 		burst:       cfg.RateTypingBurst,
 		burstWindow: cfg.RateTypingWindow,
+	}, now)
+	r.buckets[uploadBucket] = newLimiter(rateLimit{
+		burst:       cfg.RateUploadBurst,
+		burstWindow: cfg.RateUploadWindow,
+		perMinute:   cfg.RateUploadsPerMinute,
 	}, now)
 	return r
 }

@@ -48,6 +48,13 @@ type Limits struct {
 	TypingBurst       int   `json:"typing_burst"`
 	TypingWindowMS    int64 `json:"typing_window_ms"`
 
+	// Uploads per user (Config.RateUploadsPerMinute and the rest), and
+	// how long an upload may stay attached to no message (uploads.go).
+	UploadsPerMinute  int   `json:"uploads_per_minute"`
+	UploadBurst       int   `json:"upload_burst"`
+	UploadWindowMS    int64 `json:"upload_window_ms"`
+	AttachmentGraceMS int64 `json:"attachment_grace_ms"`
+
 	// The largest file POST /api/attachments takes; the types it takes
 	// are handshakeVal.AttachmentTypes (limits hold numbers only).
 	MaxAttachmentBytes int64 `json:"max_attachment_bytes"`

@@ -30,6 +30,7 @@ type GatewayCounts struct {
 	SlowConsumerCloses uint64
 	LoginThrottled     uint64
 	RateLimited        uint64
+	AttachmentsSwept   uint64
 }
 
 // Config configures Metrics.
@@ -148,7 +149,9 @@ var (
 	descThrottled = prometheus.NewDesc("oshi_login_throttled_total",
 		"Password checks refused with too_many_attempts by the login throttles.", nil, nil)
 	descRateLimited = prometheus.NewDesc("oshi_rate_limited_total",
-		"Requests refused with rate_limit by the per-user rate limits.", nil, nil)
+		"Requests refused with rate_limit by the per-user rate limits (uploads: HTTP 429 rate_limited).", nil, nil)
+	descAttachmentsSwept = prometheus.NewDesc("oshi_attachments_swept_total",
+		"Uploaded files deleted by the sweep because no message used them within their grace period.", nil, nil)
 	descTopics = prometheus.NewDesc("oshi_broker_topics",
 		"Broker topics with at least one subscriber.", nil, nil)
 	descSubscriptions = prometheus.NewDesc("oshi_subscriptions",
@@ -170,6 +173,7 @@ func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- descSlowClosed
 		ch <- descThrottled
 		ch <- descRateLimited
+		ch <- descAttachmentsSwept
 	}
 	if c.src.Broker != nil {
 		ch <- descTopics
@@ -189,6 +193,7 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descSlowClosed, prometheus.CounterValue, float64(g.SlowConsumerCloses))
 		ch <- prometheus.MustNewConstMetric(descThrottled, prometheus.CounterValue, float64(g.LoginThrottled))
 		ch <- prometheus.MustNewConstMetric(descRateLimited, prometheus.CounterValue, float64(g.RateLimited))
+		ch <- prometheus.MustNewConstMetric(descAttachmentsSwept, prometheus.CounterValue, float64(g.AttachmentsSwept))
 	}
 	if c.src.Broker != nil {
 		b := c.src.Broker()

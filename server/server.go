@@ -83,10 +83,18 @@ type Config struct {
 	RateCooldown          time.Duration `env:"OSHI_RATE_COOLDOWN" envDefault:"30s"`
 	RateTypingBurst       int           `env:"OSHI_RATE_TYPING_BURST" envDefault:"10"`
 	RateTypingWindow      time.Duration `env:"OSHI_RATE_TYPING_WINDOW" envDefault:"10s"`
+	// Uploads per user, per node (attachments and custom emoji together;
+	// gateway.Config tells the rules).
+	RateUploadsPerMinute int           `env:"OSHI_RATE_UPLOADS_PER_MINUTE" envDefault:"20"`
+	RateUploadBurst      int           `env:"OSHI_RATE_UPLOAD_BURST" envDefault:"5"`
+	RateUploadWindow     time.Duration `env:"OSHI_RATE_UPLOAD_WINDOW" envDefault:"10s"`
 	// Attachments: the largest upload in bytes, and the media types
 	// accepted (as detected from the bytes).
 	AttachmentMaxBytes int64    `env:"OSHI_ATTACHMENT_MAX_BYTES" envDefault:"8388608"`
 	AttachmentTypes    []string `env:"OSHI_ATTACHMENT_TYPES" envSeparator:"," envDefault:"image/png,image/jpeg,image/gif,image/webp,text/plain,application/pdf"`
+	// AttachmentGrace is how long an upload may stay used by no stored
+	// message before it is deleted.
+	AttachmentGrace time.Duration `env:"OSHI_ATTACHMENT_GRACE" envDefault:"24h"`
 	// Custom emoji: the largest image in bytes, and the most emoji one
 	// circle may have.
 	MaxEmojiBytes     int64 `env:"OSHI_MAX_EMOJI_BYTES" envDefault:"262144"`
@@ -192,6 +200,10 @@ func (c Config) Validate() error {
 		{"OSHI_RATE_COOLDOWN", c.RateCooldown >= 0},
 		{"OSHI_RATE_TYPING_BURST", c.RateTypingBurst >= 0},
 		{"OSHI_RATE_TYPING_WINDOW", c.RateTypingWindow >= 0},
+		{"OSHI_RATE_UPLOADS_PER_MINUTE", c.RateUploadsPerMinute >= 0},
+		{"OSHI_RATE_UPLOAD_BURST", c.RateUploadBurst >= 0},
+		{"OSHI_RATE_UPLOAD_WINDOW", c.RateUploadWindow >= 0},
+		{"OSHI_ATTACHMENT_GRACE", c.AttachmentGrace >= 0},
 		{"OSHI_ATTACHMENT_MAX_BYTES", c.AttachmentMaxBytes >= 0},
 		{"OSHI_EMBED_TIMEOUT", c.EmbedTimeout >= 0},
 		{"OSHI_EMBED_MAX_BYTES", c.EmbedMaxBytes >= 0},
@@ -394,6 +406,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		RateCooldown:          cfg.RateCooldown,
 		RateTypingBurst:       cfg.RateTypingBurst,
 		RateTypingWindow:      cfg.RateTypingWindow,
+		RateUploadsPerMinute:  cfg.RateUploadsPerMinute,
+		RateUploadBurst:       cfg.RateUploadBurst,
+		RateUploadWindow:      cfg.RateUploadWindow,
+		AttachmentGrace:       cfg.AttachmentGrace,
 
 		AttachmentMaxBytes: cfg.AttachmentMaxBytes,
 		AttachmentTypes:    cfg.AttachmentTypes,

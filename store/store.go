@@ -220,6 +220,10 @@ type Store interface {
 	// ClearMessageAttachments removes the attachments field of a stored
 	// message (a tombstone no longer lists its deleted files).
 	ClearMessageAttachments(ctx context.Context, messageID string) error
+	// SweepAttachments deletes the uploaded files no stored message uses
+	// that were uploaded before cutoff, with their chunks (see
+	// attachments_sweep.go; issue #7).
+	SweepAttachments(ctx context.Context, cutoff time.Time) (SweepResult, error)
 
 	// ReadStates returns all of a user's read states by stream id (none
 	// is not an error), in one read.

@@ -124,7 +124,7 @@ const Unlimited = 1 << 30
 //
 // Tests send messages far faster than people do, so the per-user rate
 // limits cfg leaves at zero (RateMessagesPerMinute, RateBurst,
-// RateTypingBurst) are raised to Unlimited rather than defaulted; a test
+// RateTypingBurst, RateUploadsPerMinute, RateUploadBurst) are raised to Unlimited rather than defaulted; a test
 // of a limit sets it explicitly.
 func NewServer(t testing.TB, cfg server.Config) *Server {
 	t.Helper()
@@ -132,7 +132,7 @@ func NewServer(t testing.TB, cfg server.Config) *Server {
 		cfg.MongoURI = MongoURI(t)
 		cfg.MongoDB = Database(t)
 	}
-	for _, n := range []*int{&cfg.RateMessagesPerMinute, &cfg.RateBurst, &cfg.RateTypingBurst} {
+	for _, n := range []*int{&cfg.RateMessagesPerMinute, &cfg.RateBurst, &cfg.RateTypingBurst, &cfg.RateUploadsPerMinute, &cfg.RateUploadBurst} {
 		if *n == 0 {
 			*n = Unlimited
 		}
