@@ -27,6 +27,10 @@ import (
 //	mentions.go  mentions, unread counts and read state
 //	pins.go      /pins, /pin, /unpin and pin events
 //	community.go moderation, /members, and circle changes made by others
+//	embeds.go    link embeds, thread marks and bot badges under messages
+//	emoji.go     custom emoji in reactions and content, /react :name:
+//	threads.go   threads in the left pane, /thread, /threads
+//	botcmds.go   bots' slash commands: /cmd, invoking them, ephemeral replies
 
 // runChat is the interactive screen: `oshi` without a command.
 func runChat(ctx context.Context, env *Env) error {
@@ -74,6 +78,7 @@ type streamView struct {
 	loading    bool  // a History call is in flight
 	complete   bool  // no older messages to load
 	subscribed bool
+	notes      []note // lines only this user sees (ephemeral bot replies)
 }
 
 // index returns the position of the message with seq, or -1.
@@ -182,6 +187,12 @@ type chatModel struct {
 
 	presence presenceState
 	typing   typingState
+	// bots are the bots' slash commands of each circle (by id), as the
+	// last command_list gave them.
+	bots map[string][]client.BotCommands
+	// listed are the threads the last /threads showed, numbered from 1
+	// there, for /threads N.
+	listed []threadEntry
 }
 
 // Messages the commands send back to Update.
@@ -277,6 +288,7 @@ func (m *chatModel) rebuild() {
 		for i := range ci.Streams {
 			if shown(&ci.Streams[i]) {
 				m.items = append(m.items, item{stream: &ci.Streams[i], circle: ci})
+				m.items = m.appendThreads(m.items, ci, ci.Streams[i].ID)
 			}
 		}
 	}
@@ -446,6 +458,15 @@ func (m *chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 		}
 		return m, m.subscribeNew()
+	case threadMsg:
+		return m, m.threadCreated(msg)
+	case threadsMsg:
+		m.listed = msg.threads
+		m.panel = &msg.panel
+		m.scroll = 0
+		return m, nil
+	case botsMsg:
+		return m, m.botsLoaded(msg)
 	case dmMsg:
 		m.addDM(msg.stream)
 		return m, tea.Batch(m.subscribeNew(), m.show(msg.stream.ID))
@@ -721,6 +742,16 @@ func (m *chatModel) event(ev client.Event) tea.Cmd {
 		}
 	case "message_pin", "message_unpin":
 		m.pinEvent(ev)
+	case "message_embeds":
+		m.embedsEvent(ev)
+	case "message_thread":
+		m.messageThreadEvent(ev)
+	case "emoji_update":
+		m.emojiUpdate(ev)
+	case "thread_create", "thread_update", "thread_delete":
+		return m.threadEvent(ev)
+	case "interaction_reply":
+		m.interactionReply(ev)
 	case "message_new":
 		return m.newMessage(ev)
 	case "typing":

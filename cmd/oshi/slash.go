@@ -24,7 +24,7 @@ var helpLines = []string{
 	"/reply N TEXT                  answer message N",
 	"/edit TEXT                     change your last message here",
 	"/delete                        delete your last message here",
-	"/react EMOJI, /unreact EMOJI   on the last message here",
+	"/react EMOJI, /unreact EMOJI   on the last message; :NAME: custom",
 	"/pins                          list this stream's pinned messages",
 	"/pin N, /unpin N               pin or unpin message N",
 	"/status online|idle|dnd|invisible [TEXT]  set your status; no TEXT clears it",
@@ -32,6 +32,9 @@ var helpLines = []string{
 	"/kick USER [REASON]            remove a member (moderators)",
 	"/ban USER [REASON], /unban USER",
 	"/timeout USER SECONDS [REASON] stop a member posting for a while; 0 lifts it",
+	"/thread [#N] NAME              start a thread here (from message N)",
+	"/threads, /threads N           this channel's threads; open number N",
+	"/cmd, /NAME OPTION=VALUE …     list, run the bots' slash commands",
 	"/quit                          leave",
 	"",
 	"Tab/Shift-Tab or Ctrl-N/Ctrl-P switch streams, PgUp/PgDn scroll, Esc closes this panel, Ctrl-C quits.",
@@ -47,7 +50,8 @@ func (m *chatModel) command(line string) tea.Cmd {
 		return tea.Quit
 	case "/help":
 		m.panel = &panel{title: "Commands · Esc closes", lines: helpLines}
-		m.scroll = 0
+		// From the top: PgDn shows the rest on a short screen.
+		m.scroll = max(len(m.messageLines(m.messageWidth()))-m.messageRows(), 0)
 	case "/join":
 		if arg == "" {
 			m.notice = "usage: /join CIRCLE_ID_OR_INVITE"
@@ -149,8 +153,14 @@ func (m *chatModel) command(line string) tea.Cmd {
 		return m.members()
 	case "/kick", "/ban", "/unban", "/timeout":
 		return m.moderate(name, arg)
+	case "/thread":
+		return m.startThread(arg, line)
+	case "/threads":
+		return m.listThreads(arg)
+	case "/cmd":
+		return m.listCommands()
 	default:
-		m.notice = "unknown command " + name + "; /help lists them"
+		return m.botCommand(name, arg, line)
 	}
 	return nil
 }
@@ -176,6 +186,14 @@ func (m *chatModel) change(name, arg, line string) tea.Cmd {
 	if (name != "/delete") && arg == "" {
 		m.notice = "usage: " + map[string]string{"/edit": "/edit NEW TEXT", "/react": "/react EMOJI", "/unreact": "/unreact EMOJI"}[name]
 		return nil
+	}
+	if name == "/react" || name == "/unreact" {
+		reaction, err := m.reactionArg(arg)
+		if err != nil {
+			m.notice = err.Error()
+			return nil
+		}
+		arg = reaction
 	}
 	target := v.msgs[len(v.msgs)-1]
 	if name == "/edit" || name == "/delete" {

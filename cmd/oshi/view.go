@@ -54,6 +54,9 @@ func (m *chatModel) label(it item) string {
 	if it.circle == nil {
 		return "@" + peerName(it.stream)
 	}
+	if it.stream.Kind == models.Thread {
+		return "↳ " + it.stream.Name
+	}
 	return "#" + it.stream.Name
 }
 
@@ -90,7 +93,7 @@ func (m *chatModel) leftLines(w int) []string {
 			presence = " " + statusMarker(m.statusOf(it.stream.Peer.ID))
 		}
 		avail := w - ansi.StringWidth(countsPlain)
-		name := ansi.Truncate(marker+m.label(it), avail-ansi.StringWidth(presencePlain), "…")
+		name := ansi.Truncate(marker+indent(it)+m.label(it), avail-ansi.StringWidth(presencePlain), "…")
 		if it.stream.ID == m.sel {
 			lines = append(lines, styleSelected.Render(pad(name+presencePlain, avail))+countsPlain)
 		} else {
@@ -121,8 +124,16 @@ func (m *chatModel) messageLines(w int) []string {
 	if v.complete && len(v.msgs) > 0 {
 		lines = append(lines, styleTime.Render("— beginning of the conversation —"))
 	}
+	notes := v.notes
 	for _, msg := range v.msgs {
+		for len(notes) > 0 && notes[0].after < msg.Seq {
+			lines = append(lines, notes[0].render(w)...)
+			notes = notes[1:]
+		}
 		lines = append(lines, m.renderMessage(msg, w)...)
+	}
+	for _, n := range notes {
+		lines = append(lines, n.render(w)...)
 	}
 	return lines
 }
@@ -140,11 +151,14 @@ func (m *chatModel) renderMessage(msg *models.Message, w int) []string {
 		preview := strings.Join(strings.Fields(r.Preview), " ")
 		lines = append(lines, styleTime.Render(ansi.Truncate(fmt.Sprintf("↳ replying to %s: %s", r.Author.Username, preview), w, "…")))
 	}
+	if in := msg.Interaction; in != nil && !msg.Deleted {
+		lines = append(lines, styleTime.Render(ansi.Truncate(fmt.Sprintf("↳ %s used /%s", in.User.Username, in.Command), w, "…")))
+	}
 	author := styleAuthor
 	if msg.Author.ID == m.me.ID {
 		author = styleMe
 	}
-	content := msg.Content
+	content := m.emojiContent(msg.StreamID, msg.Content)
 	switch {
 	case msg.Deleted:
 		content = styleTime.Render("(deleted)")
@@ -152,13 +166,14 @@ func (m *chatModel) renderMessage(msg *models.Message, w int) []string {
 		content += styleTime.Render(" (edited)")
 	}
 	for _, r := range msg.ReactionCounts {
-		content += fmt.Sprintf(" [%s %d]", r.Emoji, r.Count)
+		content += fmt.Sprintf(" [%s %d]", m.reactionLabel(msg.StreamID, r.Emoji), r.Count)
 	}
 	if msg.PinnedAt != nil {
 		content += " 📌"
 	}
-	text := styleTime.Render(fmt.Sprintf("#%d %s", msg.Seq, timestamp(msg.CreatedAt))) + " " + author.Render(msg.Author.Username) + ": " + content
+	text := styleTime.Render(fmt.Sprintf("#%d %s", msg.Seq, timestamp(msg.CreatedAt))) + " " + author.Render(msg.Author.Username) + botMark(msg.Author) + ": " + content
 	lines = append(lines, strings.Split(ansi.Wrap(text, w, " "), "\n")...)
+	lines = append(lines, m.belowMessage(msg, w)...)
 	if mention {
 		for i, l := range lines {
 			lines[i] = styleMark.Render(mentionMark) + l
@@ -186,7 +201,7 @@ func (m *chatModel) View() tea.View {
 	case m.panel != nil:
 		header = m.panel.title
 	case it != nil:
-		header = m.label(*it)
+		header = m.title(*it)
 		if it.circle != nil {
 			header += " · " + it.circle.Name
 		}
