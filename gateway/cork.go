@@ -92,10 +92,10 @@ func (w *corkWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	w.conn = &corkConn{Conn: nc}
 	// net/http's 4 KiB buffers would stay with the connection for its
-	// whole life, most of an idle connection's memory. Writes need no
-	// buffer of their own: the writer corks every write (see
-	// conn.write), so the library's small pieces are gathered in a
-	// pooled buffer and sent with one system call. Reads take a 1 KiB
+	// whole life, most of an idle connection's memory. Writes need only a
+	// small buffer: the writer corks every write (see conn.write), so the
+	// library's pieces are gathered in a pooled buffer and sent with one
+	// system call. Reads take a 1 KiB
 	// buffer, enough for a client's commands; a larger message is read
 	// straight into the library's own buffer.
 	r := brw.Reader
@@ -114,5 +114,8 @@ func (w *corkWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Buffer sizes of a connection's reads and writes (see Hijack).
 const (
 	readBufferSize  = 1 << 10
-	writeBufferSize = 16 // bufio's least
+	// writeBufferSize holds a whole control frame (at most 127 bytes),
+	// so the frames the library writes uncorked (a pong, the close
+	// frame) still go out with one system call.
+	writeBufferSize = 128
 )
