@@ -113,7 +113,7 @@ func (w *corkWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // Buffer sizes of a connection's reads and writes (see Hijack).
 const (
-	readBufferSize  = 1 << 10
+	readBufferSize = 1 << 10
 	// writeBufferSize holds a whole control frame (at most 127 bytes),
 	// so the frames the library writes uncorked (a pong, the close
 	// frame) still go out with one system call.
