@@ -8,12 +8,23 @@ import (
 	"github.com/oshichat/oshi/models"
 )
 
+// Audit actions of bots.
+const (
+	AuditBotAdd             = "bot_add"
+	AuditCommandPermissions = "command_permissions"
+)
+
+func init() {
+	auditActions = append(auditActions, AuditBotAdd, AuditCommandPermissions)
+}
+
 // AddBot makes a bot account a member of a circle, as a join would,
 // without an invite and whatever the circle's visibility: the caller has
 // checked that the member adding it may (gateway's circle_bot_add). A
 // banned bot stays out (ErrBanned); the member and circle limits hold.
-// It returns the circle as the bot sees it.
-func (s *Service) AddBot(ctx context.Context, bot *models.User, circleID string) (*models.Circle, error) {
+// It returns the circle as the bot sees it, and records actor's act in
+// the audit log.
+func (s *Service) AddBot(ctx context.Context, actor models.UserRef, bot *models.User, circleID string) (*models.Circle, error) {
 	if !bot.Bot {
 		return nil, fmt.Errorf("add %s as a bot: %w", bot.ID, ErrForbidden)
 	}
@@ -21,7 +32,20 @@ func (s *Service) AddBot(ctx context.Context, bot *models.User, circleID string)
 	if err != nil {
 		return nil, err
 	}
-	return s.join(ctx, bot, c, nil)
+	view, err := s.join(ctx, bot, c, nil)
+	if err != nil {
+		return nil, err
+	}
+	target := bot.Ref()
+	s.audit(ctx, &models.AuditEntry{CircleID: circleID, Action: AuditBotAdd, Actor: actor, Target: &target})
+	return view, nil
+}
+
+// AuditCommandRoles records in the circle's audit log that actor
+// restricted a bot's command to roles (none: every member).
+func (s *Service) AuditCommandRoles(ctx context.Context, actor models.UserRef, circleID string, bot models.UserRef, command string, roles []string) {
+	s.audit(ctx, &models.AuditEntry{CircleID: circleID, Action: AuditCommandPermissions, Actor: actor, Target: &bot,
+		Details: map[string]any{"command": command, "roles": roles}})
 }
 
 // HoldsAnyRole reports whether userID, a member of circleID, holds one

@@ -256,6 +256,17 @@ func (s *Service) EditThread(ctx context.Context, actor models.UserRef, threadID
 	if err := s.putThread(ctx, &th); err != nil {
 		return nil, nil, err
 	}
+	details := map[string]any{}
+	if th.Name != cur.Name {
+		details["name"] = th.Name
+	}
+	if th.Archived != cur.Archived {
+		details["archived"] = th.Archived
+	}
+	if th.Locked != cur.Locked {
+		details["locked"] = th.Locked
+	}
+	s.audit(ctx, &models.AuditEntry{CircleID: th.CircleID, Action: AuditThreadEdit, Actor: actor, TargetID: th.ID, Details: details})
 	return &th, cur, nil
 }
 
@@ -285,7 +296,20 @@ func (s *Service) DeleteThread(ctx context.Context, actor models.UserRef, thread
 	if err := s.store.DeleteStream(ctx, threadID); err != nil {
 		return nil, fmt.Errorf("delete thread: %w", err)
 	}
+	s.audit(ctx, &models.AuditEntry{CircleID: th.CircleID, Action: AuditThreadDelete, Actor: actor, TargetID: th.ID,
+		Details: map[string]any{"name": th.Name, "parent": th.ParentID}})
 	return th, nil
+}
+
+// Audit actions of threads. Starting one is not recorded: any member
+// may, and it shows in the channel.
+const (
+	AuditThreadEdit   = "thread_edit"
+	AuditThreadDelete = "thread_delete"
+)
+
+func init() {
+	auditActions = append(auditActions, AuditThreadEdit, AuditThreadDelete)
 }
 
 // deleteThreadsOf removes the threads of a deleted parent; the caller

@@ -346,7 +346,7 @@ func (c *conn) cmdCircleBotAdd(ctx context.Context, req *request) error {
 	if err != nil {
 		return err
 	}
-	circle, err := c.g.svc.Circles.AddBot(ctx, user, req.Circle)
+	circle, err := c.g.svc.Circles.AddBot(ctx, c.user.Ref(), user, req.Circle)
 	if err != nil {
 		return err
 	}
@@ -439,6 +439,7 @@ func (c *conn) cmdCommandPermissions(ctx context.Context, req *request) error {
 	if err != nil {
 		return err
 	}
+	c.g.svc.Circles.AuditCommandRoles(ctx, c.user.Ref(), req.Circle, b.Ref(), req.Command, roles)
 	c.reply(struct {
 		header
 		Circle  string   `json:"circle"`
