@@ -45,15 +45,12 @@ func init() {
 		"command_invoke":      (*conn).cmdCommandInvoke,
 		"interaction_respond": (*conn).cmdInteractionRespond,
 	})
-	errorCodes = append(errorCodes, []struct {
-		err  error
-		code string
-	}{
+	mapErrors([]errorCode{
 		{errBotNotFound, CodeBotNotFound},
 		{errCommandNotFound, CodeCommandNotFound},
 		{errBotOffline, CodeBotOffline},
 		{errInteractionNotFound, CodeInteractionNotFound},
-	}...)
+	})
 	// An invocation counts as a message of the invoker. The bot's answer
 	// does not count against the bot: each answers one invocation,
 	// already counted, and a bot serving a busy circle answers far more

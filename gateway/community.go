@@ -73,10 +73,7 @@ const (
 )
 
 func init() {
-	errorCodes = append(errorCodes, []struct {
-		err  error
-		code string
-	}{
+	mapErrors([]errorCode{
 		{circles.ErrRoleNotFound, CodeRoleNotFound},
 		{circles.ErrHierarchy, CodeHierarchy},
 		{circles.ErrGrant, CodeCannotGrant},
@@ -101,7 +98,7 @@ func init() {
 		{circles.ErrInvalidAuditFilter, CodeBadRequest},
 		{circles.ErrNotSelfAssigning, CodeNotSelfAssignable},
 		{streams.ErrNotText, CodeNotText},
-	}...)
+	})
 }
 
 // rulesTopic tells the other nodes that a circle's rules changed; the

@@ -67,16 +67,13 @@ func init() {
 		"emoji_rename": (*conn).cmdEmojiRename,
 		"emoji_delete": (*conn).cmdEmojiDelete,
 	})
-	errorCodes = append(errorCodes, []struct {
-		err  error
-		code string
-	}{
+	mapErrors([]errorCode{
 		{circles.ErrInvalidEmojiName, CodeInvalidName},
 		{circles.ErrEmojiNameTaken, CodeNameTaken},
 		{circles.ErrUnknownEmoji, CodeUnknownEmoji},
 		{streams.ErrUnknownEmoji, CodeUnknownEmoji},
 		{streams.ErrInvalidCustomEmoji, CodeInvalidEmoji},
-	}...)
+	})
 }
 
 // emojiFrame is emoji_update, and with a ref the reply to emoji_list,

@@ -180,11 +180,15 @@ func (e *codedError) Error() string { return e.msg }
 
 func errCode(code, msg string) error { return &codedError{code: code, msg: msg} }
 
-// errorCodes maps the services' errors onto protocol codes.
-var errorCodes = []struct {
+// errorCode maps a service's error onto a protocol code.
+type errorCode struct {
 	err  error
 	code string
-}{
+}
+
+// errorCodes maps the services' errors onto protocol codes; each
+// feature's file adds its own with mapErrors.
+var errorCodes = []errorCode{
 	{circles.ErrNotFound, CodeNotFound},
 	{streams.ErrNotFound, CodeNotFound},
 	{streams.ErrMessageNotFound, CodeNotFound},
@@ -217,6 +221,9 @@ var errorCodes = []struct {
 	{store.ErrUnavailable, CodeStoreUnavailable},
 	{context.DeadlineExceeded, CodeTimeout},
 }
+
+// mapErrors adds error codes to errorCodes; features call it from init.
+func mapErrors(codes []errorCode) { errorCodes = append(errorCodes, codes...) }
 
 // classify returns the protocol code and client-facing message for err.
 // Errors without a known code are internal and their text is not sent.

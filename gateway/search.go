@@ -21,15 +21,12 @@ const (
 )
 
 func init() {
-	errorCodes = append(errorCodes, []struct {
-		err  error
-		code string
-	}{
+	mapErrors([]errorCode{
 		{streams.ErrInvalidQuery, CodeInvalidQuery},
 		{streams.ErrInvalidCursor, CodeInvalidCursor},
 		{streams.ErrBadLimit, CodeBadRequest},
 		{streams.ErrInvalidSort, CodeBadRequest},
-	}...)
+	})
 }
 
 type searchReply struct {

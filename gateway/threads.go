@@ -21,17 +21,14 @@ func init() {
 		"thread_delete": (*conn).cmdThreadDelete,
 		"thread_list":   (*conn).cmdThreadList,
 	})
-	errorCodes = append(errorCodes, []struct {
-		err  error
-		code string
-	}{
+	mapErrors([]errorCode{
 		{circles.ErrThreadNotFound, CodeNotFound},
 		{circles.ErrNotThreadable, CodeNotThreadable},
 		{circles.ErrThreadExists, CodeThreadExists},
 		{circles.ErrThreadLocked, CodeThreadLocked},
 		{circles.ErrInvalidStarter, CodeInvalidStarter},
 		{circles.ErrThreadCursor, CodeInvalidCursor},
-	}...)
+	})
 	// Starting a thread stores a stream and announces it to the circle:
 	// it counts as a message does.
 	limitedCommands["thread_create"] = messageBucket

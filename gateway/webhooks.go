@@ -44,12 +44,9 @@ func init() {
 		"webhook_rotate": (*conn).cmdWebhookRotate,
 		"webhook_delete": (*conn).cmdWebhookDelete,
 	})
-	errorCodes = append(errorCodes, []struct {
-		err  error
-		code string
-	}{
+	mapErrors([]errorCode{
 		{errWebhookNotFound, CodeWebhookNotFound},
-	}...)
+	})
 }
 
 // Error codes of the webhook commands and of POST /api/webhooks.
