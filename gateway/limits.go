@@ -61,10 +61,16 @@ func retrySeconds(wait time.Duration) int64 {
 	return max(1, int64((wait+time.Second-1)/time.Second))
 }
 
+// writeTooMany answers 429 with code and msg, and a Retry-After of wait
+// in whole seconds (at least 1).
+func writeTooMany(w http.ResponseWriter, wait time.Duration, code, msg string) {
+	w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(wait), 10))
+	writeError(w, http.StatusTooManyRequests, code, msg)
+}
+
 // writeTooManyAttempts answers 429 too_many_attempts with Retry-After.
 func writeTooManyAttempts(w http.ResponseWriter, wait time.Duration) {
-	w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(wait), 10))
-	writeError(w, http.StatusTooManyRequests, CodeTooManyAttempts, auth.ErrTooManyAttempts.Error())
+	writeTooMany(w, wait, CodeTooManyAttempts, auth.ErrTooManyAttempts.Error())
 }
 
 // addUserConn counts an authenticated connection of a user; it reports

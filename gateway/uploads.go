@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -46,8 +45,7 @@ func (g *Gateway) allowUpload(w http.ResponseWriter, user *models.User) bool {
 		return true
 	}
 	g.rate.refused.Add(1)
-	w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(wait), 10))
-	writeError(w, http.StatusTooManyRequests, CodeRateLimited,
+	writeTooMany(w, wait, CodeRateLimited,
 		fmt.Sprintf("you may upload %d files in %s and %d a minute", g.cfg.RateUploadBurst, shortDuration(g.cfg.RateUploadWindow), g.cfg.RateUploadsPerMinute))
 	return false
 }

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -360,8 +359,7 @@ func (p *webhookPoster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wait, ok, _ := p.limit.allow(hook.ID); !ok {
-		w.Header().Set("Retry-After", strconv.FormatInt(retrySeconds(wait), 10))
-		writeError(w, http.StatusTooManyRequests, CodeRateLimited,
+		writeTooMany(w, wait, CodeRateLimited,
 			fmt.Sprintf("a webhook may post %d times in %s and %d times a minute", WebhookBurst, WebhookBurstWindow, WebhookPerMinute))
 		return
 	}
