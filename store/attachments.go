@@ -58,13 +58,12 @@ func (f *attachmentFile) model() *models.StoredAttachment {
 	}
 }
 
-// bucket returns a GridFS bucket for one operation: a bucket keeps
-// buffers and state of its own and is not safe for concurrent use.
-func (m *Mongo) bucket() *mongo.GridFSBucket { return m.gridBucket(AttachmentsBucket) }
-
-// gridBucket returns the named GridFS bucket, as bucket does.
-func (m *Mongo) gridBucket(name string) *mongo.GridFSBucket {
-	return m.db.GridFSBucket(options.GridFSBucket().SetName(name))
+// bucket returns the attachments as the driver's GridFS sees them (a
+// test reads files through it, to check they are GridFS files): a
+// bucket keeps buffers and state of its own and is not safe for
+// concurrent use.
+func (m *Mongo) bucket() *mongo.GridFSBucket {
+	return m.db.GridFSBucket(options.GridFSBucket().SetName(AttachmentsBucket))
 }
 
 func (m *Mongo) attachmentFiles() *mongo.Collection { return m.gridFiles(AttachmentsBucket) }
@@ -130,7 +129,7 @@ func (m *Mongo) putGridFile(ctx context.Context, bucket string, f *gridFile, con
 	buf := make([]byte, chunkSize)
 	var size, n int64
 	fail := func(err error) error {
-		_, _ = chunks.DeleteMany(context.WithoutCancel(ctx), bson.D{{Key: "files_id", Value: f.ID}})
+		_ = deleteChunks(context.WithoutCancel(ctx), chunks, f.ID, n)
 		return err
 	}
 	for {
@@ -223,12 +222,38 @@ func (m *Mongo) DeleteAttachments(ctx context.Context, ids []string) error {
 }
 
 // deleteGridFiles deletes files of a GridFS bucket and their chunks;
-// missing ones are not an error.
+// missing ones are not an error. The chunks go by _id (deleteChunks), as
+// GridFS's own Delete would filter them on files_id, which the embedded
+// store answers by reading every chunk of every file.
 func (m *Mongo) deleteGridFiles(ctx context.Context, bucket string, ids []string, what string) error {
-	b := m.gridBucket(bucket)
+	files := m.gridFiles(bucket)
 	for _, id := range ids {
-		if err := b.Delete(ctx, id); err != nil && !errors.Is(err, mongo.ErrFileNotFound) {
+		f, err := findOne[gridFile](ctx, files, bson.D{{Key: "_id", Value: id}}, what)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := deleteChunks(ctx, m.gridChunks(bucket), id, chunkCount(f.Length)); err != nil {
 			return wrap(what, err)
+		}
+		if _, err := files.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); err != nil {
+			return wrap(what, err)
+		}
+	}
+	return nil
+}
+
+// chunkCount is how many chunks a file of length bytes has.
+func chunkCount(length int64) int64 { return (length + chunkSize - 1) / chunkSize }
+
+// deleteChunks deletes the first count chunks of a file, one by _id
+// each (see attachmentChunk); missing ones are not an error.
+func deleteChunks(ctx context.Context, chunks *mongo.Collection, fileID string, count int64) error {
+	for n := range count {
+		if _, err := chunks.DeleteOne(ctx, bson.D{{Key: "_id", Value: chunkID(fileID, n)}}); err != nil {
+			return err
 		}
 	}
 	return nil

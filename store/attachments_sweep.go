@@ -133,11 +133,8 @@ func (m *Mongo) sweepAttachment(ctx context.Context, f *sweepCandidate, cutoff t
 	if r.MatchedCount == 0 {
 		return false, false, nil
 	}
-	chunks := m.attachmentChunks()
-	for n := int64(0); n*chunkSize < f.Length || n == 0; n++ {
-		if _, err := chunks.DeleteOne(ctx, bson.D{{Key: "_id", Value: chunkID(f.ID, n)}}); err != nil {
-			return false, false, wrap("delete swept attachment's chunks", err)
-		}
+	if err := deleteChunks(ctx, m.attachmentChunks(), f.ID, chunkCount(f.Length)); err != nil {
+		return false, false, wrap("delete swept attachment's chunks", err)
 	}
 	d, err := m.attachmentFiles().DeleteOne(ctx, bson.D{
 		{Key: "_id", Value: f.ID}, {Key: "metadata.claim", Value: sweptClaim}, {Key: "metadata.message_id", Value: ""},
