@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -26,14 +28,21 @@ const (
 	statusRestart      websocket.StatusCode = websocket.StatusServiceRestart // 1012
 )
 
-// conn is one WebSocket connection. The HTTP handler goroutine reads and
-// serves commands one at a time; a writer goroutine owns the socket's
-// writes and drains the bounded queue every other goroutine pushes to.
+// conn is one WebSocket connection. One reader goroutine at a time reads
+// and serves its commands in order; on Linux it runs only while bytes
+// come in, and an idle connection waits in the poller instead (see read).
+// A writer goroutine owns the socket's writes while frames are queued,
+// draining the bounded queue every other goroutine pushes to.
 type conn struct {
 	id       uint64 // random: unique across nodes, for the user topic
 	g        *Gateway
 	ws       *websocket.Conn
-	nc       *corkConn // the socket under ws
+	nc       *corkConn       // the socket under ws
+	br       *bufio.Reader   // ws's read buffer
+	rc       syscall.RawConn // the socket, when the poller watches it; else nil
+	token    uint64          // the poller's name for it
+	reading  atomic.Bool     // a reader goroutine runs (see wakeReader)
+	closing  atomic.Bool     // close has begun
 	q        *broker.Queue
 	ctx      context.Context // ends when the connection closes
 	cancel   context.CancelFunc
@@ -47,7 +56,11 @@ type conn struct {
 	authed      atomic.Bool
 	batch       atomic.Bool // the client accepts several frames per message
 
-	addr string // the client's address, r.RemoteAddr
+	addr    string    // the client's address, r.RemoteAddr
+	started time.Time // when it connected
+
+	// Touched only by the reader goroutine of the moment.
+	authTimer *time.Timer // until auth
 
 	// Set by auth, then read only by the reader goroutine.
 	user        *models.User
@@ -74,9 +87,11 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &conn{
 		id:      rand.Uint64(),
 		addr:    r.RemoteAddr,
+		started: time.Now(),
 		g:       g,
 		ws:      ws,
 		nc:      cw.conn,
+		br:      cw.br,
 		q:       broker.NewQueue(broker.QueueConfig{MaxBytes: g.cfg.QueueBytes}),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -94,20 +109,37 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	// for the request (its connection state, a 4 KiB write buffer, the
 	// request and its headers, and the deep stack of its goroutine), which
 	// is most of an idle connection's memory. The connection lives on in
-	// run, owned by the Gateway (track/untrack, Shutdown).
-	go c.run()
+	// its reader goroutines, owned by the Gateway (track/untrack,
+	// Shutdown).
+	if g.poller != nil {
+		if rc := pollable(cw.conn.Conn); rc != nil && g.poller.add(c, rc) == nil {
+			c.rc = rc
+		}
+	}
+	c.push(g.handshake)
+	c.authTimer = time.AfterFunc(g.cfg.AuthTimeout, func() {
+		if !c.authed.Load() {
+			c.close(statusAuthTimeout, "authentication timeout")
+		}
+	})
+	c.reading.Store(true)
+	go c.read()
 }
 
-// run serves an accepted connection until it ends.
-func (c *conn) run() {
+// finish ends the connection once its reader has ended with readErr (nil
+// when a frame ended it), on that reader's goroutine.
+func (c *conn) finish(readErr error) {
 	g := c.g
 	defer g.untrack(c)
-	started := time.Now()
-	c.push(g.handshake)
-	readErr := c.readLoop()
+	if c.authTimer != nil {
+		c.authTimer.Stop()
+	}
 	code, by := c.closedBy(readErr)
 	c.close(websocket.StatusNormalClosure, "")
 	<-c.written
+	if g.poller != nil {
+		g.poller.forget(c)
+	}
 	if c.authed.Load() {
 		g.authed.Add(-1)
 		for _, fn := range onClosed {
@@ -120,7 +152,7 @@ func (c *conn) run() {
 	}
 	if c.user != nil {
 		g.log.Info("connection closed", "user", c.user.Username, "code", int(code), "by", by,
-			"duration", time.Since(started).Round(time.Millisecond))
+			"duration", time.Since(c.started).Round(time.Millisecond))
 	}
 }
 
@@ -176,6 +208,7 @@ func (c *conn) wake() {
 // blocks the caller.
 func (c *conn) close(code websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
+		c.closing.Store(true)
 		c.mu.Lock()
 		for _, s := range c.streams {
 			s.stop()
@@ -195,6 +228,8 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 			c.q.Close(nil)
 		}
 		c.wake() // the writer sends the close frame
+		// A reader, parked or not, sees the connection end and finishes it.
+		c.wakeReader()
 		// A peer that does not read cannot hold the writer for ever.
 		time.AfterFunc(closeGrace, func() {
 			c.cancel()
@@ -227,11 +262,13 @@ func (c *conn) writeLoop() {
 		if err != nil {
 			defer close(c.written)
 			defer c.cancel()
-			code, reason := statusSlowConsumer, "slow consumer"
-			if !errors.Is(err, broker.ErrSlowConsumer) {
-				c.mu.Lock()
-				code, reason = c.closeCode, c.closeReason
-				c.mu.Unlock()
+			// Under c.mu: the close handshake reads the socket's buffer,
+			// which the reader looks at under c.mu too (see read).
+			c.mu.Lock()
+			code, reason := c.closeCode, c.closeReason
+			c.mu.Unlock()
+			if errors.Is(err, broker.ErrSlowConsumer) {
+				code, reason = statusSlowConsumer, "slow consumer"
 			}
 			_ = c.ws.Close(code, reason)
 			return
@@ -306,51 +343,93 @@ func (c *conn) write(frames [][]byte) error {
 	return err
 }
 
-// readLoop reads and serves frames until the connection ends; it returns
-// the read error that ended it, or nil when a frame did.
-func (c *conn) readLoop() error {
-	authTimer := time.AfterFunc(c.g.cfg.AuthTimeout, func() {
-		if !c.authed.Load() {
-			c.close(statusAuthTimeout, "authentication timeout")
-		}
-	})
-	defer authTimer.Stop()
+// read reads and serves frames, one at a time, on the calling goroutine:
+// the connection's only reader at the moment. It returns when the
+// connection ends (after finishing it) or, when the poller watches the
+// socket, as soon as every byte received has been served: the connection
+// is then parked, holding no goroutine, and the poller starts a reader
+// again (wakeReader) when more bytes arrive.
+func (c *conn) read() {
 	for {
 		typ, data, err := c.ws.Read(noDeadline) // ended by closing the socket, as writes are
 		if err != nil {
 			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
 				c.close(websocket.StatusMessageTooBig, "frame too big")
 			}
-			return err
+			c.finish(err)
+			return
 		}
 		c.lastSeen.Store(time.Now().UnixNano())
 		if typ != websocket.MessageText {
 			c.fail(header{}, "", errCode(CodeBadRequest, "frames must be text"))
-			continue
+		} else if !c.handle(data) {
+			c.finish(nil)
+			return
 		}
-		if !c.handle(data) {
-			return nil
+		if c.authTimer != nil && c.authed.Load() {
+			c.authTimer.Stop()
+			c.authTimer = nil
+		}
+		if c.rc != nil && c.idle() && c.park() {
+			return
 		}
 	}
 }
 
-// handle serves one frame on a goroutine of its own and waits for it.
-// Commands are still served one at a time, in order; but the deep stacks
-// of JSON, store and driver calls grow and are freed on that short-lived
-// goroutine, so the reader, which an idle connection keeps parked for
-// hours, stays small. It reports whether the connection goes on.
+// idle reports whether every byte received has been read. Not while
+// closing: the close handshake (on the writer) reads the buffer then.
+func (c *conn) idle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.closing.Load() && c.br.Buffered() == 0
+}
+
+// park hands the connection to the poller. It reports whether the
+// calling reader must return: not when the connection is closing or the
+// socket cannot be armed, and it reads on, blocking, unless another
+// reader has started meanwhile.
+func (c *conn) park() bool {
+	c.reading.Store(false)
+	if !c.closing.Load() && c.g.poller.park(c) == nil {
+		return true
+	}
+	return !c.reading.CompareAndSwap(false, true)
+}
+
+// wakeReader starts a reader unless one runs: for the poller when the
+// parked socket has bytes, and for close, so that a parked connection is
+// finished.
+func (c *conn) wakeReader() {
+	if c.reading.CompareAndSwap(false, true) {
+		go c.read()
+	}
+}
+
+// handle serves one frame and reports whether the connection goes on.
+// A reader that parks in the poller serves it on its own goroutine;
+// otherwise on a goroutine of its own, waited for: commands are still
+// served one at a time, in order, but the deep stacks of JSON, store and
+// driver calls grow and are freed on that short-lived goroutine, so the
+// reader, which an idle connection then keeps parked for hours, stays
+// small.
 func (c *conn) handle(data []byte) bool {
+	if c.rc != nil {
+		return c.serveFrame(data)
+	}
 	ok := true
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		if !c.authed.Load() {
-			ok = c.authenticate(data)
-			return
-		}
-		c.serve(data)
-	})
+	wg.Go(func() { ok = c.serveFrame(data) })
 	wg.Wait()
 	return ok
+}
+
+// serveFrame serves one frame: auth, until it succeeds, then commands.
+func (c *conn) serveFrame(data []byte) bool {
+	if !c.authed.Load() {
+		return c.authenticate(data)
+	}
+	c.serve(data)
+	return true
 }
 
 // reply queues a frame answering req.

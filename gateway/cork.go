@@ -77,7 +77,8 @@ func (c *corkConn) uncork() error {
 // HTTP connection.
 type corkWriter struct {
 	http.ResponseWriter
-	conn *corkConn // set by Hijack
+	conn *corkConn     // set by Hijack
+	br   *bufio.Reader // set by Hijack: the library's read buffer
 }
 
 // Hijack implements http.Hijacker.
@@ -108,6 +109,7 @@ func (w *corkWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
+	w.br = r
 	return w.conn, bufio.NewReadWriter(r, bufio.NewWriterSize(w.conn, writeBufferSize)), nil
 }
 

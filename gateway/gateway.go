@@ -246,6 +246,7 @@ type Gateway struct {
 	slowClosed atomic.Uint64 // connections closed as slow consumers
 	throttled  atomic.Uint64 // password checks refused by the login throttles
 
+	poller   *poller        // parked connections' sockets; nil where there is none
 	voice    *voiceRegistry // voice sessions (voice.go)
 	presence *presenceHub   // who is online (presence.go)
 
@@ -334,6 +335,11 @@ func New(cfg Config, svc Services) *Gateway {
 	g.mux.HandleFunc("GET /ws", g.serveWS)
 	g.mux.Handle("POST /api/webhooks/{id}/{token}", newWebhookPoster(g))
 	g.routeBots() // bots.go
+	if p, err := newPoller(); err == nil {
+		g.poller = p
+	} else if runtime.GOOS == "linux" {
+		g.log.Warn("idle connections keep a reader goroutine", "err", err)
+	}
 	g.voice = newVoiceRegistry(g)
 	g.presence = newPresenceHub(g)
 	g.presence.start()
@@ -445,6 +451,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 	waited := make(chan struct{})
 	go func() {
 		g.wg.Wait()
+		if g.poller != nil {
+			g.poller.Close()
+		}
 		<-g.done
 		<-g.sweepDone
 		close(waited)
