@@ -119,6 +119,7 @@ func TestChatModeration(t *testing.T) {
 	// unsubscribed: a channel bob may no longer see goes, with a notice.
 	sb.press(tabKey)
 	sb.waitText("▸ #offtopic")
+	sb.waitSubscribed(random.ID) // else the server has nothing to unsubscribe
 	if _, err := ac.SetStreamPermissions(ctx, random.ID, circle.ID, 0, models.ViewStreams); err != nil {
 		t.Fatal(err)
 	}
