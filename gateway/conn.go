@@ -302,45 +302,11 @@ var noDeadline = context.Background()
 // into one message, at a time.
 const maxBatchFrames = 64
 
-// batchPool holds buffers for joining frames; pooled rather than kept per
-// connection so an idle connection holds none.
-var batchPool = sync.Pool{New: func() any { return new([]byte) }}
-
 // write sends frames: one WebSocket message each, or, when the client
-// asked for batching, one message with the frames separated by newlines.
-// Each message is one write to the socket.
+// asked for batching, one message with the frames separated by newlines;
+// either way with one write to the socket.
 func (c *conn) write(frames [][]byte) error {
-	// The socket is corked for every write: the library writes a frame
-	// in pieces through a tiny buffer (see corkWriter.Hijack), and
-	// several frames to a client without batching are still one message
-	// each but one system call for them all.
-	c.nc.cork()
-	if len(frames) == 1 || !c.batch.Load() {
-		for _, f := range frames {
-			if err := c.ws.Write(noDeadline, websocket.MessageText, f); err != nil {
-				_ = c.nc.uncork()
-				return err
-			}
-		}
-		return c.nc.uncork()
-	}
-	bp := batchPool.Get().(*[]byte)
-	buf := (*bp)[:0]
-	for i, f := range frames {
-		if i > 0 {
-			buf = append(buf, '\n')
-		}
-		buf = append(buf, f...)
-	}
-	err := c.ws.Write(noDeadline, websocket.MessageText, buf)
-	if uerr := c.nc.uncork(); err == nil {
-		err = uerr
-	}
-	if cap(buf) <= 256<<10 {
-		*bp = buf
-		batchPool.Put(bp)
-	}
-	return err
+	return c.nc.writeMessages(frames, c.batch.Load())
 }
 
 // read reads and serves frames, one at a time, on the calling goroutine:

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"net"
+	"strings"
 	"testing"
 )
 
@@ -17,45 +18,50 @@ func (w *writeCounter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestCorkConn(t *testing.T) {
+// TestWriteMessages checks the frames writeMessages builds, against the
+// header forms of RFC 6455 (section 5.2: 7-bit, 16-bit and 64-bit
+// lengths), and that each call is one write to the socket.
+func TestWriteMessages(t *testing.T) {
+	long := func(n int) string { return strings.Repeat("x", n) }
 	tests := []struct {
 		name   string
-		corked bool
-		parts  []string
-		want   []string // the writes the socket sees
+		frames []string
+		joined bool
+		want   string // the one write the socket sees
 	}{
-		{"uncorked writes pass through", false, []string{"a", "bc"}, []string{"a", "bc"}},
-		{"corked writes become one", true, []string{"a", "bc", "def"}, []string{"abcdef"}},
-		{"cork without writes sends nothing", true, nil, nil},
+		{"one short frame", []string{"Hello"}, false, "\x81\x05Hello"},
+		{"125 bytes: 7-bit length", []string{long(125)}, false, "\x81\x7d" + long(125)},
+		{"126 bytes: 16-bit length", []string{long(126)}, false, "\x81\x7e\x00\x7e" + long(126)},
+		{"65535 bytes: 16-bit length", []string{long(65535)}, false, "\x81\x7e\xff\xff" + long(65535)},
+		{"65536 bytes: 64-bit length", []string{long(65536)}, false, "\x81\x7f\x00\x00\x00\x00\x00\x01\x00\x00" + long(65536)},
+		{"several frames, a message each", []string{"a", "bc"}, false, "\x81\x01a\x81\x02bc"},
+		{"several frames joined", []string{"a", "bc", "d"}, true, "\x81\x06a\nbc\nd"},
+		{"one frame joined is itself", []string{"a"}, true, "\x81\x01a"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := &writeCounter{}
 			c := &corkConn{Conn: w}
-			if tc.corked {
-				c.cork()
+			frames := make([][]byte, len(tc.frames))
+			for i, f := range tc.frames {
+				frames[i] = []byte(f)
 			}
-			for _, p := range tc.parts {
-				if n, err := c.Write([]byte(p)); n != len(p) || err != nil {
-					t.Fatalf("Write(%q) = %d, %v", p, n, err)
-				}
-			}
-			if err := c.uncork(); err != nil {
+			if err := c.writeMessages(frames, tc.joined); err != nil {
 				t.Fatal(err)
 			}
-			if len(w.writes) != len(tc.want) {
-				t.Fatalf("socket writes %q, want %q", w.writes, tc.want)
+			if len(w.writes) != 1 {
+				t.Fatalf("%d socket writes, want 1", len(w.writes))
 			}
-			for i := range tc.want {
-				if string(w.writes[i]) != tc.want[i] {
-					t.Fatalf("socket writes %q, want %q", w.writes, tc.want)
-				}
-			}
-			// After uncork, writes pass through again.
-			c.Write([]byte("z"))
-			if last := w.writes[len(w.writes)-1]; string(last) != "z" {
-				t.Fatalf("write after uncork: socket saw %q last, want \"z\"", last)
+			if got := string(w.writes[0]); got != tc.want {
+				t.Fatalf("socket got %q, want %q", trim(got), trim(tc.want))
 			}
 		})
 	}
+}
+
+func trim(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
 }

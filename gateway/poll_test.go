@@ -232,3 +232,62 @@ func TestTLSConnections(t *testing.T) {
 	_ = c.Close()
 	waitReaders(t, 0)
 }
+
+// TestFrameSizes has a real WebSocket client read frames of every header
+// form the server writes (7-bit, 16-bit and 64-bit lengths): messages of
+// a few bytes and of 4 000 characters, then a history page of 30 such
+// messages (over 64 KiB), on a batching connection too.
+func TestFrameSizes(t *testing.T) {
+	s := oshitest.NewServer(t, server.Config{})
+	ctx := ctxT(t)
+	alice, ac := s.User("alice")
+	batched, err := client.Dial(ctx, s.WSURL, client.Credentials{Token: alice.Token}, &client.Options{Batch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer batched.Close()
+	circle, err := ac.CreateCircle(ctx, "sizes", "public")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := ac.CreateStream(ctx, circle.ID, "general")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client.Client{ac, batched} {
+		if _, err := c.Subscribe(ctx, st.ID, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	contents := []string{"a"}
+	for i := range 30 {
+		contents = append(contents, fmt.Sprintf("%02d", i)+strings.Repeat("x", 3998))
+	}
+	for i, content := range contents {
+		if _, err := ac.Send(ctx, st.ID, content, fmt.Sprintf("n%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []*client.Client{ac, batched} {
+		for i, content := range contents {
+			ev := oshitest.Next(t, c, "message_new")
+			if ev.Message == nil || ev.Message.Content != content {
+				t.Fatalf("message %d arrived damaged", i)
+			}
+		}
+		page, err := c.History(ctx, st.ID, client.HistoryQuery{Limit: 31})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) != len(contents) {
+			t.Fatalf("history of %d messages, want %d", len(page), len(contents))
+		}
+		total := 0
+		for _, m := range page {
+			total += len(m.Content)
+		}
+		if total <= 0xFFFF {
+			t.Fatalf("history page holds %d bytes of content, want over 64 KiB", total)
+		}
+	}
+}
