@@ -755,14 +755,18 @@ func (g *Gateway) Counts() Counts {
 // Stats is the body of GET /api/stats: a snapshot for people and tools
 // without a metrics system.
 type Stats struct {
-	UptimeSeconds  float64      `json:"uptime_seconds"`
-	Connections    int          `json:"connections"`
-	Authenticated  int64        `json:"authenticated"`
-	Goroutines     int          `json:"goroutines"`
-	HeapInuseBytes uint64       `json:"heap_inuse_bytes"`
-	StackBytes     uint64       `json:"stack_inuse_bytes"`
-	SysBytes       uint64       `json:"sys_bytes"`
-	Broker         broker.Stats `json:"broker"`
+	UptimeSeconds  float64 `json:"uptime_seconds"`
+	Connections    int     `json:"connections"`
+	Authenticated  int64   `json:"authenticated"`
+	Goroutines     int     `json:"goroutines"`
+	HeapInuseBytes uint64  `json:"heap_inuse_bytes"`
+	StackBytes     uint64  `json:"stack_inuse_bytes"`
+	SysBytes       uint64  `json:"sys_bytes"`
+	// CPUSeconds is the CPU time the server process has used, user and
+	// system (0 where it is not measured): the bench tool divides its
+	// growth over a run by the work done.
+	CPUSeconds float64      `json:"cpu_seconds"`
+	Broker     broker.Stats `json:"broker"`
 	// RateLimited counts requests refused with rate_limit.
 	RateLimited uint64 `json:"rate_limited"`
 }
@@ -786,6 +790,7 @@ func (g *Gateway) stats(w http.ResponseWriter, r *http.Request) {
 		HeapInuseBytes: ms.HeapInuse,
 		StackBytes:     ms.StackInuse,
 		SysBytes:       ms.Sys,
+		CPUSeconds:     processCPU(),
 		RateLimited:    g.rate.refused.Load(),
 		Broker:         g.svc.Broker.Stats(),
 	})

@@ -64,6 +64,9 @@ type ChatReport struct {
 	ErrorCodes  map[string]int64 `json:"error_codes,omitempty"`
 	Disconnects map[string]int64 `json:"disconnects,omitempty"`
 	Broker      BrokerStats      `json:"broker"`
+	// ServerCPU is the CPU time the server used over the run (send and
+	// drain), 0 when it does not report it.
+	ServerCPU float64 `json:"server_cpu_s"`
 }
 
 // runChat builds cfg.Streams circles of cfg.Members connections each,
@@ -198,6 +201,7 @@ func (rep *ChatReport) run(ctx context.Context, cfg ChatConfig) error {
 	rep.ErrorCodes, rep.Disconnects = t.snapshot()
 	if after, err := fetchStats(ctx, cfg.URL, false); err == nil {
 		rep.Broker = after.Broker.minus(before.Broker)
+		rep.ServerCPU = after.CPUSeconds - before.CPUSeconds
 	}
 	if firstErr != nil {
 		return fmt.Errorf("%d connections stopped sending, first: %w", rep.SendErrors, firstErr)

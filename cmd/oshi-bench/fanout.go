@@ -61,6 +61,9 @@ type FanoutReport struct {
 	ErrorCodes  map[string]int64 `json:"error_codes,omitempty"`
 	Disconnects map[string]int64 `json:"disconnects,omitempty"`
 	Broker      BrokerStats      `json:"broker"` // server counters over the run
+	// ServerCPU is the CPU time the server used over the run (send and
+	// drain), 0 when it does not report it.
+	ServerCPU float64 `json:"server_cpu_s"`
 }
 
 // runFanout opens cfg.Subs subscribers on one stream, publishes to it at
@@ -172,6 +175,7 @@ func (rep *FanoutReport) run(ctx context.Context, cfg FanoutConfig) error {
 	rep.ErrorCodes, rep.Disconnects = t.snapshot()
 	if after, err := fetchStats(ctx, cfg.URL, false); err == nil {
 		rep.Broker = after.Broker.minus(before.Broker)
+		rep.ServerCPU = after.CPUSeconds - before.CPUSeconds
 	}
 	return sendErr
 }

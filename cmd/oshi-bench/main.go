@@ -200,6 +200,7 @@ func (r *FanoutReport) table() []row {
 		row{"error replies", mapText(r.ErrorCodes)},
 		row{"disconnects", mapText(r.Disconnects)},
 		brokerRow(r.Broker),
+		cpuRow(r.ServerCPU, r.Delivered, "delivery"),
 	)
 }
 
@@ -218,7 +219,16 @@ func (r *ChatReport) table() []row {
 		row{"error replies", mapText(r.ErrorCodes)},
 		row{"disconnects", mapText(r.Disconnects)},
 		brokerRow(r.Broker),
+		cpuRow(r.ServerCPU, r.Acked, "stored message"),
 	)
+}
+
+// cpuRow tells the server's CPU time over a run and per unit of work.
+func cpuRow(seconds float64, n int64, unit string) row {
+	if seconds <= 0 || n <= 0 {
+		return row{"server CPU", "not reported"}
+	}
+	return row{"server CPU", fmt.Sprintf("%.2f s, %.1f µs per %s", seconds, seconds*1e6/float64(n), unit)}
 }
 
 func (r *ConnsReport) table() []row {

@@ -173,6 +173,7 @@ type ServerStats struct {
 	HeapInuse     int64       `json:"heap_inuse_bytes"`
 	StackInuse    int64       `json:"stack_inuse_bytes"`
 	Sys           int64       `json:"sys_bytes"`
+	CPUSeconds    float64     `json:"cpu_seconds"`
 	Broker        BrokerStats `json:"broker"`
 }
 
