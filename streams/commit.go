@@ -207,15 +207,36 @@ func (s *Service) validate(content, nonce string) error {
 // commitLoop is the committer: it takes whatever posts are waiting, up to
 // MaxBatch, stores them in one insert and publishes them. While one batch
 // is being written the next one gathers, which is the group commit.
+//
+// It also writes the streams' new last_seq, every SeqFlushInterval, a few
+// streams at a time and only when no post waits (or every
+// seqFlushEvery batches under sustained load). On the embedded store each
+// write is a disk sync and writes are serialized: written all at once
+// beside the committer, as they were, 200 busy streams held message
+// inserts for a few hundred milliseconds every interval, the whole tail
+// of the chat benchmark's acknowledgement latency.
 func (s *Service) commitLoop() {
 	defer close(s.done)
+	tick := time.NewTicker(s.cfg.SeqFlushInterval)
+	defer tick.Stop()
 	batch := make([]*post, 0, s.cfg.MaxBatch)
+	due := false   // last_seq values wait to be written
+	sinceStep := 0 // batches since the last flush step while due
 	for {
 		var p *post
+		if due && (len(s.posts) == 0 || sinceStep >= seqFlushEvery) {
+			due = s.flushStep()
+			sinceStep = 0
+			continue
+		}
 		select {
 		case p = <-s.posts:
+		case <-tick.C:
+			due = true
+			continue
 		case <-s.stop:
-			// Store what was accepted before the stop, then quit.
+			// Store what was accepted before the stop, then quit;
+			// flushLoop writes every last_seq after.
 			for {
 				select {
 				case p := <-s.posts:
@@ -236,47 +257,70 @@ func (s *Service) commitLoop() {
 			}
 		}
 		s.commit(batch)
-	}
-}
-
-// flushLoop records the streams' new last_seq every SeqFlushInterval, and
-// once more when the committer and the mention recorder have stopped. It runs beside the committer:
-// on the embedded store each update costs a disk sync, so writing them
-// with every batch halved throughput and stalled acknowledgements.
-func (s *Service) flushLoop() {
-	defer close(s.flushed)
-	t := time.NewTicker(s.cfg.SeqFlushInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			s.flushSeqs()
-		case <-s.mentionsDone:
-			s.flushSeqs()
-			return
+		if due {
+			sinceStep++
 		}
 	}
 }
 
-// flushSeqs writes the streams' new last_seq. last_seq is a convenience
-// copy: the messages are the truth, and a stale value is caught up with
-// on the next post (commit), so a failure here is only logged.
-func (s *Service) flushSeqs() {
+// seqFlushStep is how many streams' last_seq one flush step writes: one
+// update command on the embedded store (see store.SetLastSeq).
+const seqFlushStep = 8
+
+// seqFlushEvery is how many batches the committer stores at most, while
+// last_seq values wait, before it writes a step of them anyway.
+const seqFlushEvery = 32
+
+// flushLoop records every stream's new last_seq once the committer and
+// the mention recorder have stopped; while they run, the committer writes
+// them (commitLoop).
+func (s *Service) flushLoop() {
+	defer close(s.flushed)
+	<-s.mentionsDone
+	s.flushSeqs(0)
+}
+
+// flushStep writes some of the streams' new last_seq and reports whether
+// more wait.
+func (s *Service) flushStep() bool {
+	return s.flushSeqs(seqFlushStep)
+}
+
+// flushSeqs writes the new last_seq of up to n streams (all when n is 0)
+// and reports whether more wait. last_seq is a convenience copy: the
+// messages are the truth, and a stale value is caught up with on the next
+// post (commit), so a failure here is only logged, and the values are
+// tried again at the next interval.
+func (s *Service) flushSeqs(n int) bool {
 	s.dirtyMu.Lock()
-	dirty := s.dirty
-	s.dirty = make(map[string]int64)
-	s.dirtyMu.Unlock()
-	if len(dirty) == 0 {
-		return
+	take := s.dirty
+	if n > 0 && len(s.dirty) > n {
+		take = make(map[string]int64, n)
+		for id, seq := range s.dirty {
+			take[id] = seq
+			delete(s.dirty, id)
+			if len(take) == n {
+				break
+			}
+		}
+	} else {
+		s.dirty = make(map[string]int64)
 	}
-	if err := s.store.SetLastSeq(context.Background(), dirty); err != nil {
+	more := len(s.dirty) > 0
+	s.dirtyMu.Unlock()
+	if len(take) == 0 {
+		return false
+	}
+	if err := s.store.SetLastSeq(context.Background(), take); err != nil {
 		s.log.Warn("update last_seq", "err", err)
 		s.dirtyMu.Lock()
-		for id, seq := range dirty {
+		for id, seq := range take {
 			s.dirty[id] = max(s.dirty[id], seq)
 		}
 		s.dirtyMu.Unlock()
+		return false
 	}
+	return more
 }
 
 // maxConflicts bounds retries after seq conflicts in one batch. Only
