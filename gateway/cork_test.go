@@ -21,20 +21,8 @@ import (
 // buffers for smaller ones).
 func TestFrameSentWithUpgrade(t *testing.T) {
 	s := oshitest.NewServer(t, server.Config{})
-	addr := strings.TrimPrefix(s.URL, "http://")
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(10 * time.Second))
-	req := "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	payload := []byte(`{"cmd":"auth","ref":1,"token":"not-a-token"}`)
-	frame := []byte{0x81, 0x80 | byte(len(payload)), 1, 2, 3, 4} // FIN text, masked
-	for i, b := range payload {
-		frame = append(frame, b^[]byte{1, 2, 3, 4}[i%4])
-	}
+	nc, req := dialTCP(t, s)
+	frame := maskedFrame(`{"cmd":"auth","ref":1,"token":"not-a-token"}`)
 	if _, err := nc.Write(append([]byte(req), frame...)); err != nil {
 		t.Fatal(err)
 	}
@@ -76,4 +64,19 @@ func readServerFrame(t *testing.T, r *bufio.Reader) string {
 		t.Fatal(err)
 	}
 	return string(p)
+}
+
+// dialTCP opens a TCP connection to s, closed when the test ends, with a
+// 10 s deadline, and returns the WebSocket upgrade request to send on it.
+func dialTCP(t *testing.T, s *oshitest.Server) (net.Conn, string) {
+	t.Helper()
+	addr := strings.TrimPrefix(s.URL, "http://")
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	return nc, "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -137,15 +136,7 @@ func waitConnections(t *testing.T, s *oshitest.Server, want int) {
 func TestPipelinedFramesServed(t *testing.T) {
 	s := oshitest.NewServer(t, server.Config{})
 	alice := s.Register("alice")
-	addr := strings.TrimPrefix(s.URL, "http://")
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(10 * time.Second))
-	req := "GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	nc, req := dialTCP(t, s)
 	if _, err := nc.Write([]byte(req)); err != nil {
 		t.Fatal(err)
 	}
