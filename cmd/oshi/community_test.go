@@ -134,6 +134,7 @@ func TestChatModeration(t *testing.T) {
 		t.Fatal(err)
 	}
 	sb.waitText("#tmp")
+	sb.waitSubscribed(tmp.ID) // else the delete can pass bob's subscribe
 	if err := ac.DeleteStream(ctx, tmp.ID); err != nil {
 		t.Fatal(err)
 	}
