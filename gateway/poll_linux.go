@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -29,6 +30,7 @@ type poller struct {
 	next  uint64
 
 	done      chan struct{} // wait has returned
+	failed    atomic.Bool   // wait gave up (see fail)
 	closeOnce sync.Once
 }
 
@@ -78,6 +80,9 @@ var errNotArmed = errors.New("gateway: socket not armed")
 
 // add registers c's socket, disarmed until park.
 func (p *poller) add(c *conn, rc syscall.RawConn) error {
+	if p.failed.Load() {
+		return errNotArmed
+	}
 	p.mu.Lock()
 	token := p.next
 	p.next++
@@ -95,6 +100,9 @@ func (p *poller) add(c *conn, rc syscall.RawConn) error {
 // park arms c's socket for one wake-up: c.wakeReader runs when it has
 // bytes to read (or has closed).
 func (p *poller) park(c *conn) error {
+	if p.failed.Load() {
+		return errNotArmed
+	}
 	return p.ctl(c.rc, unix.EPOLL_CTL_MOD, c.token)
 }
 
@@ -132,10 +140,11 @@ func (p *poller) wait() {
 	events := make([]unix.EpollEvent, 128)
 	for {
 		n, err := unix.EpollWait(p.epfd, events, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
+			p.fail()
 			return
 		}
 		p.mu.Lock()
@@ -154,6 +163,22 @@ func (p *poller) wait() {
 		for _, c := range ready {
 			c.wakeReader()
 		}
+	}
+}
+
+// fail gives up polling after an error epoll should never return: every
+// parked connection gets a reader again, and from now on readers wait in
+// their reads (park and add refuse), so none is left unread.
+func (p *poller) fail() {
+	p.failed.Store(true)
+	p.mu.Lock()
+	parked := make([]*conn, 0, len(p.conns))
+	for _, c := range p.conns {
+		parked = append(parked, c)
+	}
+	p.mu.Unlock()
+	for _, c := range parked {
+		c.wakeReader()
 	}
 }
 
