@@ -112,8 +112,11 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	// its reader goroutines, owned by the Gateway (track/untrack,
 	// Shutdown).
 	if g.poller != nil {
-		if rc := pollable(cw.conn.Conn); rc != nil && g.poller.add(c, rc) == nil {
-			c.rc = rc
+		if rc := pollable(cw.conn.Conn); rc != nil {
+			cw.conn.rc = rc // for the writer pool
+			if g.poller.add(c, rc) == nil {
+				c.rc = rc
+			}
 		}
 	}
 	c.push(g.handshake)
@@ -192,14 +195,71 @@ func (c *conn) Deliver(_ string, frame []byte) error {
 	return err
 }
 
-// wake makes sure a writer goroutine runs to drain the queue. The writer
-// runs only while there is something to write and exits when the queue
-// is empty: an idle connection, most of them, holds no writer goroutine
-// and no stack for it.
+// wake makes sure a writer drains the queue: a worker of the gateway's
+// writer pool when the socket can be written without waiting, else a
+// writer goroutine of the connection's own. Either runs only while there
+// is something to write: an idle connection, most of them, holds no
+// writer goroutine and no stack for it.
 func (c *conn) wake() {
 	if c.writing.CompareAndSwap(false, true) {
+		if c.nc.rc != nil && c.g.writers != nil {
+			c.g.writers.add(c)
+			return
+		}
 		go c.writeLoop()
 	}
+}
+
+// release gives up the writes after the queue was seen empty. It
+// reports whether the caller must go on writing: a push between the look
+// and the release saw a writer and started none.
+func (c *conn) release() bool {
+	c.writing.Store(false)
+	n, _ := c.q.Len()
+	return (n > 0 || c.q.Err() != nil) && c.writing.CompareAndSwap(false, true)
+}
+
+// writeSome is a pool worker's turn at the connection, whose writes it
+// owns: it sends up to maxBatchFrames queued frames without waiting for
+// the socket, then gives the writes up, or queues the connection again
+// if more frames wait. A closing
+// connection, or a socket that did not take everything, is handed to a
+// writer goroutine (writeLoop), which may wait. It returns frames for
+// the worker to reuse.
+func (c *conn) writeSome(frames [][]byte) [][]byte {
+	frames, err := c.q.TryPop(frames, maxBatchFrames)
+	switch {
+	case err != nil:
+		go c.writeLoop() // it sends the close frame
+	case len(frames) == 0:
+		if c.release() {
+			c.g.writers.add(c)
+		}
+	default:
+		done, werr := c.nc.tryWriteMessages(frames, c.batch.Load())
+		switch {
+		case werr != nil:
+			c.writeFailed()
+		case !done:
+			go c.writeLoop() // it sends the rest, waiting for the socket
+		case c.release():
+			c.g.writers.add(c) // more wait: another turn
+		}
+	}
+	clear(frames)
+	if cap(frames) > maxBatchFrames {
+		frames = nil // give back what a burst grew
+	}
+	return frames
+}
+
+// writeFailed ends a connection whose socket failed a write; the writes
+// stay owned (c.writing), so no other writer starts.
+func (c *conn) writeFailed() {
+	c.close(websocket.StatusInternalError, "write failed")
+	_ = c.ws.CloseNow()
+	c.cancel()
+	close(c.written)
 }
 
 // close ends the connection once: it drops every subscription and has
@@ -246,15 +306,17 @@ const closeGrace = 5 * time.Second
 // queue is empty; once the queue is closed it sends the close frame and
 // closes c.written.
 func (c *conn) writeLoop() {
+	// First what a pool worker's write left unsent.
+	if err := c.nc.flush(); err != nil {
+		c.writeFailed()
+		return
+	}
 	var frames [][]byte
 	for {
 		var err error
 		frames, err = c.q.TryPop(frames[:0], maxBatchFrames)
 		if err == nil && len(frames) == 0 {
-			c.writing.Store(false)
-			// A push between TryPop and Store saw a running writer and
-			// started none: look again, and go on if nobody else has.
-			if n, _ := c.q.Len(); (n == 0 && c.q.Err() == nil) || !c.writing.CompareAndSwap(false, true) {
+			if !c.release() {
 				return
 			}
 			continue
@@ -274,11 +336,7 @@ func (c *conn) writeLoop() {
 			return
 		}
 		if err := c.write(frames); err != nil {
-			// c.writing stays set: no other writer starts on this socket.
-			c.close(websocket.StatusInternalError, "write failed")
-			_ = c.ws.CloseNow()
-			c.cancel()
-			close(c.written)
+			c.writeFailed()
 			return
 		}
 		clear(frames)

@@ -9,28 +9,52 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 )
 
 // corkConn is a hijacked connection as the server writes to it. The
-// connection's writer sends its messages with writeMessages: it frames
-// them itself (server frames are unmasked, so a frame is a short header
-// and the payload as it is) and sends all that the queue held with one
-// system call. Going through the WebSocket library cost a lock, a
-// message writer's reset and a deeper stack per frame, 18 % of the
-// server's CPU in a 1 000-subscriber fan-out. The library still writes
-// its control frames (a pong, the close frame) through Write; each is one
-// Write under the same lock, so frames never interleave.
+// connection's writers send its messages with writeMessages or
+// tryWriteMessages: they frame them themselves (server frames are
+// unmasked, so a frame is a short header and the payload as it is) and
+// send all that the queue held with one system call. Going through the
+// WebSocket library cost a lock, a message writer's reset and a deeper
+// stack per frame. The library still writes its control frames (a pong,
+// the close frame) through Write; each is one Write under the same lock,
+// so frames never interleave.
 type corkConn struct {
 	net.Conn
+	rc syscall.RawConn // the socket, for writes that do not wait; nil when it has none (TLS)
 
 	mu sync.Mutex
+	// pending is what a write that did not wait left unsent: the rest of
+	// a message, sent first by whoever writes next.
+	pending []byte
 }
 
 // Write implements net.Conn for the library's own frames.
 func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.flushLocked(); err != nil {
+		return 0, err
+	}
 	return c.Conn.Write(p)
+}
+
+// flush sends what a write that did not wait left, waiting for the socket.
+func (c *corkConn) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flushLocked()
+}
+
+func (c *corkConn) flushLocked() error {
+	if len(c.pending) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.pending)
+	c.pending = nil
+	return err
 }
 
 // corkPool holds the buffers of writeMessages; pooled, so an idle
@@ -40,12 +64,56 @@ var corkPool = sync.Pool{New: func() any { return new([]byte) }}
 // maxCorkBuffer bounds the buffers returned to corkPool.
 const maxCorkBuffer = 256 << 10
 
-// writeMessages sends frames as WebSocket text messages with one write:
-// a message each, or, when joined, one message of the frames separated by
-// newlines (a client that asked for batching).
+// writeMessages sends frames as WebSocket text messages with one write,
+// waiting for the socket: a message each, or, when joined, one message
+// of the frames separated by newlines (a client that asked for batching).
 func (c *corkConn) writeMessages(frames [][]byte, joined bool) error {
 	bp := corkPool.Get().(*[]byte)
-	buf := (*bp)[:0]
+	buf := appendMessages((*bp)[:0], frames, joined)
+	c.mu.Lock()
+	err := c.flushLocked()
+	if err == nil {
+		_, err = c.Conn.Write(buf)
+	}
+	c.mu.Unlock()
+	putCorkBuffer(bp, buf)
+	return err
+}
+
+// tryWriteMessages is writeMessages without waiting: it reports whether
+// the socket took everything. What it did not take is kept, and sent by
+// the next write (flush), which waits. It needs c.rc.
+func (c *corkConn) tryWriteMessages(frames [][]byte, joined bool) (bool, error) {
+	bp := corkPool.Get().(*[]byte)
+	buf := appendMessages((*bp)[:0], frames, joined)
+	defer putCorkBuffer(bp, buf)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pending) > 0 {
+		c.pending = append(c.pending, buf...)
+		return false, nil
+	}
+	n, err := writeNow(c.rc, buf)
+	if err != nil {
+		return false, err
+	}
+	if n < len(buf) {
+		c.pending = bytes.Clone(buf[n:])
+		return false, nil
+	}
+	return true, nil
+}
+
+func putCorkBuffer(bp *[]byte, buf []byte) {
+	if cap(buf) <= maxCorkBuffer {
+		*bp = buf[:0]
+		corkPool.Put(bp)
+	}
+}
+
+// appendMessages appends frames as WebSocket text messages: a message
+// each, or, when joined, one message of the frames separated by newlines.
+func appendMessages(buf []byte, frames [][]byte, joined bool) []byte {
 	if joined && len(frames) > 1 {
 		n := len(frames) - 1
 		for _, f := range frames {
@@ -58,20 +126,13 @@ func (c *corkConn) writeMessages(frames [][]byte, joined bool) error {
 			}
 			buf = append(buf, f...)
 		}
-	} else {
-		for _, f := range frames {
-			buf = appendFrameHeader(buf, len(f))
-			buf = append(buf, f...)
-		}
+		return buf
 	}
-	c.mu.Lock()
-	_, err := c.Conn.Write(buf)
-	c.mu.Unlock()
-	if cap(buf) <= maxCorkBuffer {
-		*bp = buf[:0]
-		corkPool.Put(bp)
+	for _, f := range frames {
+		buf = appendFrameHeader(buf, len(f))
+		buf = append(buf, f...)
 	}
-	return err
+	return buf
 }
 
 // appendFrameHeader appends the header of a final, unmasked text frame

@@ -247,6 +247,7 @@ type Gateway struct {
 	throttled  atomic.Uint64 // password checks refused by the login throttles
 
 	poller   *poller        // parked connections' sockets; nil where there is none
+	writers  *writerPool    // writes for sockets that take them without waiting; nil with no poller
 	voice    *voiceRegistry // voice sessions (voice.go)
 	presence *presenceHub   // who is online (presence.go)
 
@@ -337,6 +338,7 @@ func New(cfg Config, svc Services) *Gateway {
 	g.routeBots() // bots.go
 	if p, err := newPoller(); err == nil {
 		g.poller = p
+		g.writers = newWriterPool(runtime.GOMAXPROCS(0))
 	} else if runtime.GOOS == "linux" {
 		g.log.Warn("idle connections keep a reader goroutine", "err", err)
 	}
@@ -453,6 +455,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 		g.wg.Wait()
 		if g.poller != nil {
 			g.poller.Close()
+			g.writers.Close()
 		}
 		<-g.done
 		<-g.sweepDone

@@ -192,3 +192,23 @@ func (p *poller) Close() {
 		unix.Close(p.epfd)
 	})
 }
+
+// writeNow writes what the socket takes at once, without waiting: a
+// full socket buffer is 0 bytes written, not an error.
+func writeNow(rc syscall.RawConn, buf []byte) (int, error) {
+	var n int
+	var werr error
+	err := rc.Write(func(fd uintptr) bool {
+		n, werr = unix.Write(int(fd), buf)
+		return true // one attempt: never wait for the socket
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case errors.Is(werr, unix.EAGAIN) || errors.Is(werr, unix.EINTR):
+		return 0, nil
+	case werr != nil:
+		return 0, werr
+	}
+	return n, nil
+}

@@ -23,3 +23,7 @@ func (p *poller) add(*conn, syscall.RawConn) error { return errNotArmed }
 func (p *poller) park(*conn) error                 { return errNotArmed }
 func (p *poller) forget(*conn)                     {}
 func (p *poller) Close()                           {}
+
+// writeNow is not used where there is no poller: connections have no
+// socket for it (c.rc is nil).
+func writeNow(syscall.RawConn, []byte) (int, error) { return 0, errNotArmed }
