@@ -7,7 +7,10 @@
 // returns, and a new one starts when bytes arrive (elsewhere, and over
 // TLS, the reader waits in its read). A writer owns the socket while
 // frames are queued and drains a bounded broker.Queue, framing the
-// messages itself and sending what has queued up with one write.
+// messages itself and sending what has queued up with one write: on
+// Linux one of a few pool workers, which write without waiting and hand
+// a socket that will not take everything to a goroutine of its own
+// (elsewhere, and over TLS, always such a goroutine).
 // Everything sent to a client, replies and events alike, goes through
 // that queue, so no publisher ever waits on a socket; a client whose
 // queue overflows is closed with 4008.
