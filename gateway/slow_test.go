@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 
@@ -33,21 +32,7 @@ func TestSlowConsumer(t *testing.T) {
 	}
 
 	// The slow one subscribes, then never reads again.
-	slow, err := client.DialRaw(ctx, s.WSURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.CloseNow()
-	for _, f := range []map[string]any{
-		{"cmd": "auth", "token": alice.Token},
-		{"cmd": "subscribe", "ref": 1, "stream": general},
-	} {
-		b, _ := json.Marshal(f)
-		if err := slow.Write(ctx, websocket.MessageText, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	time.Sleep(200 * time.Millisecond) // let the subscription land
+	slow := rawSubscriber(t, s, alice.Token, general)
 
 	big := strings.Repeat("x", 50000)
 	const n = 300 // 15 MB: more than the socket buffers and the queue hold
@@ -107,4 +92,36 @@ func stats(t *testing.T, base string) gateway.Stats {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// rawSubscriber opens a connection with no client library around it,
+// authenticates with token, subscribes to stream, and reads until the
+// subscription is confirmed; the caller then reads, or not, as it likes.
+func rawSubscriber(t *testing.T, s *oshitest.Server, token, stream string) *websocket.Conn {
+	t.Helper()
+	ctx := ctxT(t)
+	ws, err := client.DialRaw(ctx, s.WSURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	ws.SetReadLimit(1 << 20)
+	for _, f := range []map[string]any{
+		{"cmd": "auth", "token": token},
+		{"cmd": "subscribe", "ref": 1, "stream": stream},
+	} {
+		b, _ := json.Marshal(f)
+		if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		_, data, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), `"ref":1`) {
+			return ws
+		}
+	}
 }

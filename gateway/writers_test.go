@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
-	"github.com/oshichat/oshi/client"
 	"github.com/oshichat/oshi/internal/oshitest"
 	"github.com/oshichat/oshi/models"
 	"github.com/oshichat/oshi/server"
@@ -29,31 +26,7 @@ func TestLateReaderGetsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	general := circle.Streams[0].ID
-	late, err := client.DialRaw(ctx, s.WSURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer late.CloseNow()
-	late.SetReadLimit(1 << 20)
-	for _, f := range []map[string]any{
-		{"cmd": "auth", "token": alice.Token},
-		{"cmd": "subscribe", "ref": 1, "stream": general},
-	} {
-		b, _ := json.Marshal(f)
-		if err := late.Write(ctx, websocket.MessageText, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Read until subscribed, then stop reading.
-	for {
-		_, data, err := late.Read(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(data), `"ref":1`) {
-			break
-		}
-	}
+	late := rawSubscriber(t, s, alice.Token, general) // and stops reading
 	const n = 200
 	body := strings.Repeat("x", 50000)
 	for i := range n {
