@@ -236,12 +236,12 @@ func (c *conn) writeSome(frames [][]byte) [][]byte {
 			c.g.writers.add(c)
 		}
 	default:
-		done, werr := c.nc.tryWriteMessages(frames, c.batch.Load())
+		sent, held, werr := c.nc.tryWriteMessages(frames, c.batch.Load())
 		switch {
 		case werr != nil:
 			c.writeFailed()
-		case !done:
-			go c.writeLoop() // it sends the rest, waiting for the socket
+		case !sent:
+			go c.writeLoopFrom(held) // it sends the rest, waiting for the socket
 		case c.release():
 			c.g.writers.add(c) // more wait: another turn
 		}
@@ -305,9 +305,17 @@ const closeGrace = 5 * time.Second
 // one at a time): it drains the queue in batches and returns when the
 // queue is empty; once the queue is closed it sends the close frame and
 // closes c.written.
-func (c *conn) writeLoop() {
-	// First what a pool worker's write left unsent.
-	if err := c.nc.flush(); err != nil {
+func (c *conn) writeLoop() { c.writeLoopFrom(nil) }
+
+// writeLoopFrom is writeLoop sending held first: framed messages a pool
+// worker could not send (after what its write left in c.nc.pending,
+// which flush and writeRaw send first).
+func (c *conn) writeLoopFrom(held []byte) {
+	err := c.nc.flush()
+	if err == nil && held != nil {
+		err = c.nc.writeRaw(held)
+	}
+	if err != nil {
 		c.writeFailed()
 		return
 	}

@@ -80,28 +80,44 @@ func (c *corkConn) writeMessages(frames [][]byte, joined bool) error {
 	return err
 }
 
-// tryWriteMessages is writeMessages without waiting: it reports whether
-// the socket took everything. What it did not take is kept, and sent by
-// the next write (flush), which waits. It needs c.rc.
-func (c *corkConn) tryWriteMessages(frames [][]byte, joined bool) (bool, error) {
+// tryWriteMessages is writeMessages without waiting. It reports whether
+// the socket took everything; if not, what is left is either kept in
+// c.pending (the socket took part of it: the next write, which waits,
+// sends the rest first), or returned in held, unsent, when the library
+// holds the lock (writing a control frame, perhaps to a full socket: a
+// pool worker must not wait behind it). It needs c.rc.
+func (c *corkConn) tryWriteMessages(frames [][]byte, joined bool) (sent bool, held []byte, err error) {
 	bp := corkPool.Get().(*[]byte)
 	buf := appendMessages((*bp)[:0], frames, joined)
 	defer putCorkBuffer(bp, buf)
-	c.mu.Lock()
+	if !c.mu.TryLock() {
+		return false, bytes.Clone(buf), nil
+	}
 	defer c.mu.Unlock()
 	if len(c.pending) > 0 {
 		c.pending = append(c.pending, buf...)
-		return false, nil
+		return false, nil, nil
 	}
 	n, err := writeNow(c.rc, buf)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	if n < len(buf) {
 		c.pending = bytes.Clone(buf[n:])
-		return false, nil
+		return false, nil, nil
 	}
-	return true, nil
+	return true, nil, nil
+}
+
+// writeRaw writes bytes already framed, waiting for the socket.
+func (c *corkConn) writeRaw(b []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.flushLocked(); err != nil {
+		return err
+	}
+	_, err := c.Conn.Write(b)
+	return err
 }
 
 func putCorkBuffer(bp *[]byte, buf []byte) {

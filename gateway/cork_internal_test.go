@@ -65,3 +65,31 @@ func trim(s string) string {
 	}
 	return s
 }
+
+// TestTryWriteMessagesNeverWaits: while the library holds the socket (a
+// pong to a client whose socket is full can hold it for long), a pool
+// worker's write returns at once with the framed bytes, unsent, for a
+// writer goroutine to send after.
+func TestTryWriteMessagesNeverWaits(t *testing.T) {
+	w := &writeCounter{}
+	c := &corkConn{Conn: w}
+	c.mu.Lock() // the library, writing
+	done := make(chan struct{})
+	var (
+		sent bool
+		held []byte
+		err  error
+	)
+	go func() {
+		sent, held, err = c.tryWriteMessages([][]byte{[]byte("a"), []byte("bc")}, false)
+		close(done)
+	}()
+	<-done // hangs here, and the test times out, if the write waits for the lock
+	c.mu.Unlock()
+	if sent || err != nil || string(held) != "\x81\x01a\x81\x02bc" || len(w.writes) != 0 {
+		t.Fatalf("sent %v, held %q, err %v, socket writes %q; want the frames held, nothing written", sent, held, err, w.writes)
+	}
+	if err := c.writeRaw(held); err != nil || len(w.writes) != 1 || string(w.writes[0]) != "\x81\x01a\x81\x02bc" {
+		t.Fatalf("writeRaw: %v, socket writes %q", err, w.writes)
+	}
+}
