@@ -239,7 +239,7 @@ func (c *conn) writeSome(frames [][]byte) [][]byte {
 		sent, held, werr := c.nc.tryWriteMessages(frames, c.batch.Load())
 		switch {
 		case werr != nil:
-			c.writeFailed()
+			go c.writeFailed() // closing waits for the reader: not on a worker
 		case !sent:
 			go c.writeLoopFrom(held) // it sends the rest, waiting for the socket
 		case c.release():
