@@ -309,13 +309,9 @@ func (c *conn) writeLoop() { c.writeLoopFrom(nil) }
 
 // writeLoopFrom is writeLoop sending held first: framed messages a pool
 // worker could not send (after what its write left in c.nc.pending,
-// which flush and writeRaw send first).
+// which writeRaw sends first).
 func (c *conn) writeLoopFrom(held []byte) {
-	err := c.nc.flush()
-	if err == nil && held != nil {
-		err = c.nc.writeRaw(held)
-	}
-	if err != nil {
+	if err := c.nc.writeRaw(held); err != nil {
 		c.writeFailed()
 		return
 	}

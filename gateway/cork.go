@@ -41,13 +41,6 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
-// flush sends what a write that did not wait left, waiting for the socket.
-func (c *corkConn) flush() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.flushLocked()
-}
-
 func (c *corkConn) flushLocked() error {
 	if len(c.pending) == 0 {
 		return nil
@@ -70,12 +63,7 @@ const maxCorkBuffer = 256 << 10
 func (c *corkConn) writeMessages(frames [][]byte, joined bool) error {
 	bp := corkPool.Get().(*[]byte)
 	buf := appendMessages((*bp)[:0], frames, joined)
-	c.mu.Lock()
-	err := c.flushLocked()
-	if err == nil {
-		_, err = c.Conn.Write(buf)
-	}
-	c.mu.Unlock()
+	err := c.writeRaw(buf)
 	putCorkBuffer(bp, buf)
 	return err
 }
@@ -109,11 +97,12 @@ func (c *corkConn) tryWriteMessages(frames [][]byte, joined bool) (sent bool, he
 	return true, nil, nil
 }
 
-// writeRaw writes bytes already framed, waiting for the socket.
+// writeRaw writes bytes already framed (none, to send only what a write
+// that did not wait left), waiting for the socket.
 func (c *corkConn) writeRaw(b []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.flushLocked(); err != nil {
+	if err := c.flushLocked(); err != nil || len(b) == 0 {
 		return err
 	}
 	_, err := c.Conn.Write(b)

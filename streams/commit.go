@@ -225,7 +225,7 @@ func (s *Service) commitLoop() {
 	for {
 		var p *post
 		if due && (len(s.posts) == 0 || sinceStep >= seqFlushEvery) {
-			due = s.flushStep()
+			due = s.flushSeqs(seqFlushStep)
 			sinceStep = 0
 			continue
 		}
@@ -278,12 +278,6 @@ func (s *Service) flushLoop() {
 	defer close(s.flushed)
 	<-s.mentionsDone
 	s.flushSeqs(0)
-}
-
-// flushStep writes some of the streams' new last_seq and reports whether
-// more wait.
-func (s *Service) flushStep() bool {
-	return s.flushSeqs(seqFlushStep)
 }
 
 // flushSeqs writes the new last_seq of up to n streams (all when n is 0)
