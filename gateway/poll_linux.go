@@ -138,6 +138,7 @@ func (p *poller) forget(c *conn) {
 func (p *poller) wait() {
 	defer close(p.done)
 	events := make([]unix.EpollEvent, 128)
+	var ready []*conn
 	for {
 		n, err := unix.EpollWait(p.epfd, events, -1)
 		if errors.Is(err, unix.EINTR) {
@@ -148,7 +149,7 @@ func (p *poller) wait() {
 			return
 		}
 		p.mu.Lock()
-		ready := make([]*conn, 0, n)
+		ready = ready[:0]
 		for _, ev := range events[:n] {
 			token := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 			if token == 0 {
@@ -163,6 +164,7 @@ func (p *poller) wait() {
 		for _, c := range ready {
 			c.wakeReader()
 		}
+		clear(ready) // hold no ended connection until the next wake-up
 	}
 }
 
