@@ -208,9 +208,9 @@ func (s *Service) validate(content, nonce string) error {
 // MaxBatch, stores them in one insert and publishes them. While one batch
 // is being written the next one gathers, which is the group commit.
 //
-// It also writes the streams' new last_seq, every SeqFlushInterval, a few
-// streams at a time and only when no post waits (or every
-// seqFlushEvery batches under sustained load). On the embedded store each
+// It also writes the streams' new last_seq, every SeqFlushInterval: one
+// stream at a time while no post waits, and seqFlushStep of them every
+// seqFlushEvery batches under sustained load. On the embedded store each
 // write is a disk sync and writes are serialized: written all at once
 // beside the committer, as they were, 200 busy streams held message
 // inserts for a few hundred milliseconds every interval, the whole tail
@@ -225,7 +225,13 @@ func (s *Service) commitLoop() {
 	for {
 		var p *post
 		if due && (len(s.posts) == 0 || sinceStep >= seqFlushEvery) {
-			due = s.flushSeqs(seqFlushStep)
+			// Idle, one stream per step: a post that arrives meanwhile
+			// waits for one update, not seqFlushStep of them.
+			n := 1
+			if sinceStep >= seqFlushEvery {
+				n = seqFlushStep
+			}
+			due = s.flushSeqs(n)
 			sinceStep = 0
 			continue
 		}
@@ -263,8 +269,10 @@ func (s *Service) commitLoop() {
 	}
 }
 
-// seqFlushStep is how many streams' last_seq one flush step writes: one
-// update command on the embedded store (see store.SetLastSeq).
+// seqFlushStep is how many streams' last_seq a step forced by sustained
+// load writes: one update command on the embedded store (see
+// store.SetLastSeq). Each stream's update is a transaction and a disk
+// sync there, which the posts waiting behind the step wait for too.
 const seqFlushStep = 8
 
 // seqFlushEvery is how many batches the committer stores at most, while

@@ -3,6 +3,7 @@ package streams_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -26,9 +27,9 @@ func (s *seqStore) SetLastSeq(ctx context.Context, seqs map[string]int64) error 
 }
 
 // TestLastSeqWrittenInSteps: the committer writes the new last_seq of many
-// busy streams a few at a time, so no message waits behind one long
-// update, and every stream's last_seq still reaches the store, while
-// messages keep coming and once more at Close.
+// busy streams a few at a time (one at a time while no post waits), so no
+// message waits behind one long update, and every stream's last_seq still
+// reaches the store, while messages keep coming and once more at Close.
 func TestLastSeqWrittenInSteps(t *testing.T) {
 	ss := &seqStore{Store: openStore(t)}
 	svc := streams.NewService(ss, everyone{}, streams.Config{SeqFlushInterval: 20 * time.Millisecond})
@@ -62,8 +63,17 @@ func TestLastSeqWrittenInSteps(t *testing.T) {
 			}
 		}
 	}
+	steps := func() []int {
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		return slices.Clone(ss.sizes)
+	}
 	post(1)
+	before := len(steps()) // every step from now on runs with no post waiting
 	want(1)
+	if idle := steps()[before:]; slices.ContainsFunc(idle, func(n int) bool { return n != 1 }) {
+		t.Fatalf("steps with no post waiting wrote %v streams each, want 1", idle)
+	}
 	post(2)
 	post(3)
 	want(3)
