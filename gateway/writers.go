@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -42,6 +43,19 @@ func newWriterPool(n int) *writerPool {
 func (p *writerPool) add(c *conn) {
 	p.mu.Lock()
 	p.queue = append(p.queue, c)
+	p.mu.Unlock()
+	p.ready.Signal()
+}
+
+// addFirst is add for a connection that goes before those waiting.
+func (p *writerPool) addFirst(c *conn) {
+	p.mu.Lock()
+	if p.head > 0 {
+		p.head--
+		p.queue[p.head] = c
+	} else {
+		p.queue = slices.Insert(p.queue, 0, c)
+	}
 	p.mu.Unlock()
 	p.ready.Signal()
 }
