@@ -69,7 +69,7 @@ func Start(cfg Config) (*Server, error) {
 		Handler:   "sqlite",
 		// temp_store(memory) keeps SQLite's statement journals in memory:
 		// each insert into a collection with unique indexes opens one, and
-		// on disk they were a write system call per page (about 6 % of
+		// on disk they were a write system call per page (about 5 % of
 		// the server's CPU in the chat benchmark). They only undo a failed
 		// statement, so nothing durable moves.
 		SQLiteURL: "file:" + dir + "/?_pragma=synchronous(" + cfg.Sync + ")&_pragma=temp_store(memory)",
