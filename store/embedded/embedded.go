@@ -64,15 +64,16 @@ func Start(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("embedded store: create data directory: %w", err)
 	}
+	// temp_store(memory) keeps SQLite's statement journals in memory:
+	// each insert into a collection with unique indexes opens one, and on
+	// disk they were a write system call per page (about 5 % of the
+	// server's CPU in the chat benchmark). They only undo a failed
+	// statement, so nothing durable moves.
+	sqliteURL := "file:" + dir + "/?_pragma=synchronous(" + cfg.Sync + ")&_pragma=temp_store(memory)"
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: cfg.Addr},
 		Handler:   "sqlite",
-		// temp_store(memory) keeps SQLite's statement journals in memory:
-		// each insert into a collection with unique indexes opens one, and
-		// on disk they were a write system call per page (about 5 % of
-		// the server's CPU in the chat benchmark). They only undo a failed
-		// statement, so nothing durable moves.
-		SQLiteURL: "file:" + dir + "/?_pragma=synchronous(" + cfg.Sync + ")&_pragma=temp_store(memory)",
+		SQLiteURL: sqliteURL,
 		Logger:    cfg.Logger,
 	})
 	if err != nil {
