@@ -40,7 +40,7 @@ func OpenAdmin(ctx context.Context, cfg Config) (*Admin, error) {
 		if err != nil {
 			return nil, err
 		}
-		a.embedded, uri = emb, emb.URI()
+		a.embedded, uri = emb, emb.LocalURI()
 	}
 	st, err := store.OpenMongo(ctx, store.MongoConfig{URI: uri, Database: cfg.MongoDB})
 	if err != nil {

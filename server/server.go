@@ -322,8 +322,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.embedded = emb
-		uri = emb.URI()
-		s.log.Info("embedded store started", "uri", uri+cfg.MongoDB, "dir", cfg.DataDir)
+		uri = emb.LocalURI()
+		// The TCP address: the one other nodes and tools can use.
+		s.log.Info("embedded store started", "uri", emb.URI()+cfg.MongoDB, "dir", cfg.DataDir)
 	}
 	st, err := store.OpenMongo(ctx, store.MongoConfig{URI: uri, Database: cfg.MongoDB})
 	if err != nil {
