@@ -111,8 +111,10 @@ func (s *Server) LocalURI() string { return s.local }
 
 // unixSocket returns the path of the Unix domain socket to listen on in
 // dir, or "" for none: on Windows, when the path is too long for a
-// socket address, or when another server already listens there. A socket
-// file left by a process that ended without closing it is removed.
+// socket address, when another server already listens there, or when the
+// directory cannot hold a socket (some network and shared-folder
+// filesystems). A socket file left by a process that ended without
+// closing it is removed.
 func unixSocket(dir string) string {
 	path := filepath.Join(dir, "ferretdb.sock")
 	if runtime.GOOS == "windows" || len(path) >= maxSocketPath {
@@ -127,6 +129,13 @@ func unixSocket(dir string) string {
 			return ""
 		}
 	}
+	// FerretDB gives up when a listener fails, so try first. Closing
+	// removes the file.
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return ""
+	}
+	_ = l.Close()
 	return path
 }
 

@@ -51,6 +51,13 @@ func TestLocalURI(t *testing.T) {
 			l.Close()
 			return dir
 		}, true},
+		{"a directory in the socket's place", func(t *testing.T) string {
+			dir := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(dir, "ferretdb.sock", "inside"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, false},
 		{"path too long for a socket", func(t *testing.T) string {
 			dir := filepath.Join(t.TempDir(), strings.Repeat("d", maxSocketPath))
 			if err := os.MkdirAll(dir, 0o700); err != nil {
