@@ -120,7 +120,10 @@ func unixSocket(dir string) string {
 	if runtime.GOOS == "windows" || len(path) >= maxSocketPath {
 		return ""
 	}
-	if _, err := os.Lstat(path); err == nil {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return "" // not ours to remove
+		}
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 			_ = c.Close()
 			return ""

@@ -51,11 +51,16 @@ func TestLocalURI(t *testing.T) {
 			l.Close()
 			return dir
 		}, true},
-		{"a directory in the socket's place", func(t *testing.T) string {
+		{"a file in the socket's place", func(t *testing.T) string {
 			dir := t.TempDir()
-			if err := os.MkdirAll(filepath.Join(dir, "ferretdb.sock", "inside"), 0o700); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, "ferretdb.sock"), []byte("keep me"), 0o600); err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() {
+				if b, err := os.ReadFile(filepath.Join(dir, "ferretdb.sock")); err != nil || string(b) != "keep me" {
+					t.Errorf("the file in the socket's place was touched: %q, %v", b, err)
+				}
+			})
 			return dir
 		}, false},
 		{"path too long for a socket", func(t *testing.T) string {
