@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"runtime"
-	"slices"
 	"sync"
 )
 
@@ -14,12 +13,13 @@ import (
 // 8–32 ms during such fan-outs. Workers take connections in turn, write
 // what each has queued without waiting, and yield every few connections.
 // A connection whose socket will not take it all gets a writer goroutine
-// of its own, which waits (conn.writeLoop).
+// of its own, which waits (conn.writeLoop). A connection is in at most
+// one of the queues, at most once (conn.writing).
 type writerPool struct {
 	mu     sync.Mutex
 	ready  sync.Cond
-	queue  []*conn // connections with frames to write, each at most once (conn.writing)
-	head   int
+	first  connFIFO // connections with a command's reply to write
+	rest   connFIFO // connections with other frames to write
 	closed bool
 	done   sync.WaitGroup
 }
@@ -42,20 +42,17 @@ func newWriterPool(n int) *writerPool {
 // add queues c for a worker. The caller owns c's writes (c.writing).
 func (p *writerPool) add(c *conn) {
 	p.mu.Lock()
-	p.queue = append(p.queue, c)
+	p.rest.push(c)
 	p.mu.Unlock()
 	p.ready.Signal()
 }
 
-// addFirst is add for a connection that goes before those waiting.
+// addFirst is add for a connection that goes before those added with
+// add: one with a reply to its own command, which should not wait
+// behind a publish to a big stream.
 func (p *writerPool) addFirst(c *conn) {
 	p.mu.Lock()
-	if p.head > 0 {
-		p.head--
-		p.queue[p.head] = c
-	} else {
-		p.queue = slices.Insert(p.queue, 0, c)
-	}
+	p.first.push(c)
 	p.mu.Unlock()
 	p.ready.Signal()
 }
@@ -64,22 +61,42 @@ func (p *writerPool) addFirst(c *conn) {
 func (p *writerPool) next() *conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for p.head == len(p.queue) && !p.closed {
+	for p.first.empty() && p.rest.empty() && !p.closed {
 		p.ready.Wait()
 	}
-	if p.head == len(p.queue) {
+	if c := p.first.pop(); c != nil {
+		return c
+	}
+	return p.rest.pop()
+}
+
+// connFIFO is a queue of connections that reuses its slice.
+type connFIFO struct {
+	q    []*conn
+	head int
+}
+
+func (f *connFIFO) empty() bool { return f.head == len(f.q) }
+
+func (f *connFIFO) push(c *conn) { f.q = append(f.q, c) }
+
+// pop takes the oldest connection; nil when empty.
+func (f *connFIFO) pop() *conn {
+	if f.empty() {
 		return nil
 	}
-	c := p.queue[p.head]
-	p.queue[p.head] = nil
-	p.head++
+	c := f.q[f.head]
+	f.q[f.head] = nil
+	f.head++
 	switch {
-	case p.head == len(p.queue):
-		p.queue, p.head = p.queue[:0], 0
-	case p.head > 1024 && p.head*2 > len(p.queue):
-		n := copy(p.queue, p.queue[p.head:])
-		clear(p.queue[n:])
-		p.queue, p.head = p.queue[:n], 0
+	case f.head == len(f.q):
+		f.q, f.head = f.q[:0], 0
+	case f.head > 1024 && f.head*2 > len(f.q):
+		// Most of the slice is taken: move the rest down rather than
+		// let append grow it.
+		n := copy(f.q, f.q[f.head:])
+		clear(f.q[n:])
+		f.q, f.head = f.q[:n], 0
 	}
 	return c
 }
