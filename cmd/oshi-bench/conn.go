@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -149,6 +152,12 @@ type conn struct {
 	done    chan struct{} // closed when the reader ends
 	err     error         // why the reader ended; read after done
 
+	// With a rawReader, nc is the socket it reads; writes that may meet
+	// the close frame written straight to nc (pongs) hold wmu.
+	nc  net.Conn
+	raw *rawReader
+	wmu sync.Mutex
+
 	lastSeq int64  // newest seq seen on stream; reader only
 	rbuf    []byte // reader only
 	wbuf    []byte // sender only
@@ -157,16 +166,30 @@ type conn struct {
 
 // open dials, starts the reader and authenticates with token.
 func (d *dialer) open(ctx context.Context, token string, t *tally, pad []byte) (*conn, error) {
-	ws, _, err := websocket.Dial(ctx, d.wsURL, &websocket.DialOptions{
+	var nc net.Conn // the socket, to read it with a rawReader
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { nc = i.Conn }}
+	ws, _, err := websocket.Dial(httptrace.WithClientTrace(ctx, trace), d.wsURL, &websocket.DialOptions{
 		HTTPClient:      d.hc,
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	ws.SetReadLimit(1 << 20)
+	ws.SetReadLimit(maxFrame)
 	c := &conn{ws: ws, t: t, waiters: make(map[int64]chan []byte), done: make(chan struct{}), pad: pad}
-	go c.readLoop()
+	// The server sends nothing before auth, so the library has buffered
+	// nothing past the handshake: from here the socket can be read
+	// directly. Only plain TCP: a TLS connection is not *net.TCPConn.
+	if tc, ok := nc.(*net.TCPConn); ok {
+		if rc := rawConn(tc); rc != nil {
+			c.nc, c.raw = tc, &rawReader{rc: rc}
+		}
+	}
+	if c.raw != nil {
+		go c.rawReadLoop()
+	} else {
+		go c.readLoop()
+	}
 	req := map[string]any{"token": token}
 	if d.batch {
 		req["batch"] = true
@@ -181,7 +204,35 @@ func (d *dialer) open(ctx context.Context, token string, t *tally, pad []byte) (
 // close ends the connection with a close handshake.
 func (c *conn) close() {
 	c.closing.Store(true)
-	_ = c.ws.Close(websocket.StatusNormalClosure, "")
+	if c.raw == nil {
+		_ = c.ws.Close(websocket.StatusNormalClosure, "")
+		return
+	}
+	// The library's Close would read the server's close frame itself,
+	// beside the rawReader: write ours, and let the rawReader see the
+	// answer.
+	c.wmu.Lock()
+	_, err := c.nc.Write(closeFrame(websocket.StatusNormalClosure))
+	c.wmu.Unlock()
+	if err == nil {
+		select {
+		case <-c.done:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	_ = c.ws.CloseNow()
+}
+
+// closeFrame is a client's close frame with code (masked, as a client's
+// frames must be).
+func closeFrame(code websocket.StatusCode) []byte {
+	var mask [4]byte
+	binary.BigEndian.PutUint32(mask[:], rand.Uint32())
+	f := []byte{0x88, 0x80 | 2, mask[0], mask[1], mask[2], mask[3], byte(code >> 8), byte(code)}
+	for i := range 2 {
+		f[6+i] ^= mask[i]
+	}
+	return f
 }
 
 // closeNow ends the connection at once.
@@ -307,6 +358,19 @@ func (c *conn) sendMessage() error {
 
 var pongFrame = []byte(`{"cmd":"pong"}`)
 
+// maxFrame bounds a message from the server.
+const maxFrame = 1 << 20
+
+// rawReadLoop is readLoop for a connection whose socket it reads itself.
+func (c *conn) rawReadLoop() {
+	defer close(c.done)
+	err := c.raw.run(c.message)
+	c.err = err
+	if !c.closing.Load() {
+		c.t.countDisconnect(err)
+	}
+}
+
 func (c *conn) readLoop() {
 	defer close(c.done)
 	for {
@@ -324,18 +388,22 @@ func (c *conn) readLoop() {
 		if typ != websocket.MessageText {
 			continue
 		}
-		now := time.Now().UnixNano()
-		// A batching server joins frames with newlines; JSON never
-		// contains a raw one.
-		data := c.rbuf
-		for len(data) > 0 {
-			frame, rest, _ := bytes.Cut(data, []byte{'\n'})
-			c.handle(frame, now)
-			data = rest
-		}
+		c.message(c.rbuf)
 		if cap(c.rbuf) > 64<<10 {
 			c.rbuf = nil // give back what a big reply grew
 		}
+	}
+}
+
+// message serves one text message from the server: one frame, or several
+// that a batching server joined with newlines (JSON never contains a raw
+// one).
+func (c *conn) message(data []byte) {
+	now := time.Now().UnixNano()
+	for len(data) > 0 {
+		frame, rest, _ := bytes.Cut(data, []byte{'\n'})
+		c.handle(frame, now)
+		data = rest
 	}
 }
 
@@ -388,7 +456,9 @@ func (c *conn) handle(data []byte, now int64) {
 			c.t.ackLat.record(now - sent)
 		}
 	case cmd == "ping":
+		c.wmu.Lock()
 		_ = c.ws.Write(context.Background(), websocket.MessageText, pongFrame)
+		c.wmu.Unlock()
 	case ref != 0:
 		if cmd == "subscribe" {
 			c.lastSeq, _ = scanInt(data, `"seq":`)
