@@ -10,6 +10,11 @@
 // -streams circles of -members talking connections; stored messages per
 // second and ack latency.
 //
+// Every connection has one reader goroutine. On Unix over plain TCP it
+// reads the socket itself rather than through the WebSocket library, one
+// read system call per arrival instead of two (rawread.go): the tool
+// usually shares the machine with the server it measures.
+//
 // Each run prints one JSON line with every parameter and result, then
 // the same as a table. Every phase is bounded by -timeout, so the tool
 // always ends by itself; the exit status is 1 when the run failed or was
