@@ -79,6 +79,9 @@ func (r *rawReader) run(msg func(data []byte)) error {
 				return true
 			}
 			r.buf = r.buf[:copy(r.buf, r.buf[used:])]
+			if len(r.buf) == 0 && cap(r.buf) > 64<<10 {
+				r.buf = nil // give back what a big message grew
+			}
 			if n < len(free) {
 				// The socket had no more. Data that comes later wakes
 				// the poller, which the next wait sees: no read to find
