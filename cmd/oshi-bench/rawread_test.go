@@ -7,8 +7,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -81,6 +84,50 @@ func TestRawFrames(t *testing.T) {
 				t.Errorf("messages %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestRawReaderSocket: over a real loopback socket, messages written apart
+// (the reader parks between them), one split across two writes and one
+// bigger than the first buffer all arrive whole and in order, and the
+// peer's close without a close frame ends the read with io.EOF.
+func TestRawReaderSocket(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	big := strings.Repeat("z", 5000)
+	go func() {
+		s, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		split := frame(true, 1, "split")
+		for _, w := range [][]byte{frame(true, 1, "one"), split[:3], split[3:], frame(true, 1, big), frame(true, 1, "last")} {
+			if _, err := s.Write(w); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	rc := rawConn(nc)
+	if rc == nil {
+		t.Fatal("no raw access to a TCP connection")
+	}
+	var got []string
+	err = (&rawReader{rc: rc}).run(func(m []byte) { got = append(got, string(m)) })
+	if !errors.Is(err, io.EOF) {
+		t.Errorf("read ended with %v, want io.EOF", err)
+	}
+	if want := []string{"one", "split", big, "last"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %d messages, want %d in order", len(got), len(want))
 	}
 }
 
