@@ -204,8 +204,9 @@ func (c *conn) enqueue(frame []byte, first bool) error {
 // writer pool when the socket can be written without waiting, else a
 // writer goroutine of the connection's own. Either runs only while there
 // is something to write: an idle connection, most of them, holds no
-// writer goroutine and no stack for it. first puts the connection at the
-// front of the pool's queue, when no worker has it yet.
+// writer goroutine and no stack for it. first puts the connection in the
+// pool's queue of replies, taken before the rest, when no worker has it
+// yet.
 func (c *conn) wake(first bool) {
 	if c.writing.CompareAndSwap(false, true) {
 		if c.nc.rc != nil && c.g.writers != nil {

@@ -40,19 +40,16 @@ func newWriterPool(n int) *writerPool {
 }
 
 // add queues c for a worker. The caller owns c's writes (c.writing).
-func (p *writerPool) add(c *conn) {
-	p.mu.Lock()
-	p.rest.push(c)
-	p.mu.Unlock()
-	p.ready.Signal()
-}
+func (p *writerPool) add(c *conn) { p.push(&p.rest, c) }
 
 // addFirst is add for a connection that goes before those added with
 // add: one with a reply to its own command, which should not wait
 // behind a publish to a big stream.
-func (p *writerPool) addFirst(c *conn) {
+func (p *writerPool) addFirst(c *conn) { p.push(&p.first, c) }
+
+func (p *writerPool) push(f *connFIFO, c *conn) {
 	p.mu.Lock()
-	p.first.push(c)
+	f.push(c)
 	p.mu.Unlock()
 	p.ready.Signal()
 }
