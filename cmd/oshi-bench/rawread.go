@@ -126,13 +126,7 @@ func (r *rawReader) frames(msg func([]byte)) (int, error) {
 			return used, fmt.Errorf("frame of %d bytes from the server, over %d", size, maxFrame)
 		}
 		if uint64(len(b)-hdr) < size {
-			if need := hdr + int(size); need > cap(r.buf)-used {
-				// Make room for the whole frame before the next read.
-				grown := make([]byte, len(r.buf), used+need)
-				copy(grown, r.buf)
-				r.buf = grown
-			}
-			return used, nil
+			return used, nil // run reads more, growing the buffer when full
 		}
 		payload := b[hdr : hdr+int(size)]
 		used += hdr + int(size)

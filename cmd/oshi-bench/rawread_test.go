@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,6 +129,39 @@ func TestRawReaderSocket(t *testing.T) {
 	}
 	if want := []string{"one", "split", big, "last"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("got %d messages, want %d in order", len(got), len(want))
+	}
+}
+
+// TestRawReaderReset: a connection the peer resets ends the read with
+// that error, not with io.EOF or none.
+func TestRawReaderReset(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		s, err := l.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = s.Write(frame(true, 1, "one"))
+		time.Sleep(20 * time.Millisecond)
+		_ = s.(*net.TCPConn).SetLinger(0) // close with a reset
+		_ = s.Close()
+	}()
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var got []string
+	err = (&rawReader{rc: rawConn(nc)}).run(func(m []byte) { got = append(got, string(m)) })
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("read ended with %v, want ECONNRESET", err)
+	}
+	if len(got) != 1 || got[0] != "one" {
+		t.Errorf("messages %q before the reset, want [one]", got)
 	}
 }
 
